@@ -307,6 +307,7 @@ class ExecutionReport:
     ref_exec_id: str | None = None  # for TRADE_CORRECT / TRADE_CANCEL
     ts_event: int = 0
     possible_duplicate: bool = False
+    order_status: OrderStatus | None = None  # the venue's OrdStatus (FIX 39) when it sent one: reconciliation needs it
 
 
 @dataclass(slots=True)
@@ -446,3 +447,24 @@ class PositionChanged:
     average_price: str | None
     realized_pnl: str
     event: str = "PositionChanged"
+
+
+# --- parent orders (algorithms) ----------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class SubmitParent:
+    """Work ``quantity`` shares (or ``cash_amount`` of currency) with an execution algorithm (TWAP, VWAP, POV).
+
+    Exactly one of ``quantity`` and ``cash_amount`` is given; cash (whole currency) becomes shares at the arrival
+    price, rounded down to the lot. ``params`` are the algorithm's, validated by ``algos.create_algorithm``.
+    """
+
+    account: str
+    symbol: str
+    side: Side
+    quantity: int | None
+    algo: str
+    params: dict[str, object]
+    client_order_id: str
+    cash_amount: int | None = None
