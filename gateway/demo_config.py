@@ -37,7 +37,8 @@ _DEMO: dict[str, Any] = {
         {"name": "risk", "role": "risk", "api_key": DEMO_KEYS["risk"]},
         {"name": "admin", "role": "admin", "api_key": DEMO_KEYS["admin"]},
     ],
-    "venues": [{"name": "SIM", "kind": "sim", "seed": 7, "latency_ns": 200_000, "interval_ns": 50_000_000}],
+    "venues": [{"name": "SIM", "kind": "sim", "seed": 7, "latency_ns": 200_000, "interval_ns": 50_000_000,
+                "level_size_factor": 40.0}],
     "routing": {"default_venue": "SIM"},
     "risk": {
         "max_order_quantity": 100_000, "max_order_notional": 5_000_000, "max_open_orders": 2_000,

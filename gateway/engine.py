@@ -426,7 +426,7 @@ class Engine:
         if transition.fill_quantity:
             position.apply_fill(order.side, transition.fill_quantity, transition.fill_price)
         instrument = self.instruments[order.symbol]
-        average = instrument.format_price(position.cost // position.quantity) if position.quantity else None
+        average = instrument.format_average(position.cost, position.quantity) if position.quantity else None
         self.publish(PositionChanged(ts_event, order.account, order.symbol, position.quantity, average,
                                      instrument.format_price(position.realized_pnl)))
 
@@ -440,7 +440,7 @@ class Engine:
             name, ts_ns, order.account, order.order_id, order.client_order_id, order.symbol, order.side,
             order.order_type, order.status, order.quantity, filled, order.leaves_quantity,
             fmt(order.limit_price) if order.limit_price is not None else None,
-            fmt(order.filled_cost // filled) if filled else None,
+            instrument.format_average(order.filled_cost, filled) if filled else None,
             order.parent_id,
             transition.fill_quantity if transition is not None else 0,
             fmt(transition.fill_price) if transition is not None and transition.fill_quantity else None,

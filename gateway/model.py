@@ -193,6 +193,12 @@ class Instrument:
         whole, frac = divmod(abs(price), self.price_scale)
         return f"{sign}{whole}.{frac:0{self.price_precision}d}"
 
+    def format_average(self, cost: int, quantity: int) -> str:
+        """An average price (sum of qty * price units over qty) with four more decimals than the tick, exactly rounded."""
+        digits = self.price_precision + 4
+        average = (Decimal(cost) / (Decimal(quantity) * self.price_scale)).quantize(Decimal(1).scaleb(-digits))
+        return f"{average:f}"
+
     def to_float(self, price: int) -> float:
         return price / self.price_scale
 

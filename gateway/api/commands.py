@@ -19,7 +19,8 @@ Handler = Callable[[Principal, dict[str, Any]], dict[str, Any]]
 
 
 def order_view(engine: Engine, order: Order) -> dict[str, Any]:
-    fmt = engine.instruments[order.symbol].format_price
+    instrument = engine.instruments[order.symbol]
+    fmt = instrument.format_price
     filled = order.filled_quantity
     return {
         "order_id": order.order_id,
@@ -35,7 +36,7 @@ def order_view(engine: Engine, order: Order) -> dict[str, Any]:
         "leaves_quantity": order.leaves_quantity,
         "price": fmt(order.limit_price) if order.limit_price is not None else None,
         "stop_price": fmt(order.stop_price) if order.stop_price is not None else None,
-        "average_price": fmt(order.filled_cost // filled) if filled else None,
+        "average_price": instrument.format_average(order.filled_cost, filled) if filled else None,
         "venue": order.venue,
         "parent_id": order.parent_id,
         "liquidation": order.liquidation,
@@ -46,13 +47,13 @@ def order_view(engine: Engine, order: Order) -> dict[str, Any]:
 
 
 def position_view(engine: Engine, position: Position) -> dict[str, Any]:
-    fmt = engine.instruments[position.symbol].format_price
+    instrument = engine.instruments[position.symbol]
     return {
         "account": position.account,
         "symbol": position.symbol,
         "quantity": position.quantity,
-        "average_price": fmt(position.cost // position.quantity) if position.quantity else None,
-        "realized_pnl": fmt(position.realized_pnl),
+        "average_price": instrument.format_average(position.cost, position.quantity) if position.quantity else None,
+        "realized_pnl": instrument.format_price(position.realized_pnl),
     }
 
 
@@ -67,6 +68,7 @@ class CommandTable:
         self.register("orders", self.list_orders)
         self.register("order", self.get_order)
         self.register("positions", self.list_positions)
+        self.register("market", self.market)
         self.register("ping", lambda principal, payload: {"ts": engine.clock.now_ns()})
 
     def register(self, name: str, handler: Handler) -> None:
@@ -123,6 +125,26 @@ class CommandTable:
 
     def get_order(self, principal: Principal, payload: dict[str, Any]) -> dict[str, Any]:
         return {"order": order_view(self.engine, self.engine.visible_order(principal, text_field(payload, "order_id")))}
+
+    def market(self, principal: Principal, payload: dict[str, Any]) -> dict[str, Any]:
+        """Top of book, last trade and status for each symbol (or the one asked for), as the gateway last saw them."""
+        symbol = text_field(payload, "symbol", required=False)
+        if symbol is not None and symbol not in self.engine.instruments:
+            raise refuse(ErrorCode.VALIDATION_UNKNOWN_SYMBOL, f"symbol {symbol!r} is not known", "symbol")
+        view = {}
+        for name in [symbol] if symbol else sorted(self.engine.instruments):
+            fmt = self.engine.instruments[name].format_price
+            state = self.engine.market[name]
+            quote = state.quote
+            view[name] = {
+                "bid": fmt(quote.bid_price) if quote and quote.bid_size else None,
+                "bid_size": quote.bid_size if quote else 0,
+                "ask": fmt(quote.ask_price) if quote and quote.ask_size else None,
+                "ask_size": quote.ask_size if quote else 0,
+                "last": fmt(state.last_trade_price) if state.last_trade_price else None,
+                "status": state.status.value,
+            }
+        return {"market": view}
 
     def list_positions(self, principal: Principal, payload: dict[str, Any]) -> dict[str, Any]:
         account = self._accounts_filter(principal, payload)

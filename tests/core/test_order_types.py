@@ -20,7 +20,7 @@ def test_limit_order_rests_then_fills_in_parts(sim_world) -> None:
     assert buy.status is OrderStatus.FILLED and buy.filled_quantity == 300
     assert buy.filled_cost == 300 * 10_000  # the resting buy trades at its own price
     fills = world.events_named("OrderFilled", buy.order_id)
-    assert [e.last_quantity for e in fills] == [100, 200] and fills[-1].average_price == "100.00"
+    assert [e.last_quantity for e in fills] == [100, 200] and fills[-1].average_price == "100.000000"
     assert world.engine.positions[("ALICE-1", "ACME")].quantity == 5_000 + 300
     assert world.engine.positions[("BOB-1", "ACME")].quantity == -300
 
