@@ -101,6 +101,8 @@ class Engine:
         self.positions: dict[tuple[str, str], Position] = {}
         self._subscriptions: list[Subscription] = []
         self._observers: list[EngineObserver] = []
+        # journal kind prefix ("parent.", "liquidation.") -> plug-in that rebuilds itself from its records (recovery.py)
+        self.recoverables: dict[str, Any] = {}
         for account in self.accounts.values():
             for symbol, quantity in account.start_positions.items():
                 position = self.position(account.account_id, symbol)
@@ -120,6 +122,10 @@ class Engine:
     def unsubscribe(self, subscription: Subscription) -> None:
         if subscription in self._subscriptions:
             self._subscriptions.remove(subscription)
+
+    def register_recoverable(self, prefix: str, handler: Any) -> None:
+        """Let a plug-in replay its own journal records (kinds starting with ``prefix``); see docs/journal.md."""
+        self.recoverables[prefix] = handler
 
     def add_observer(self, observer: EngineObserver) -> None:
         """Register an in-process component (parents, liquidation) that follows orders and market data."""
@@ -209,6 +215,10 @@ class Engine:
         if instrument is None:
             raise refuse(ErrorCode.VALIDATION_UNKNOWN_SYMBOL, f"symbol {symbol!r} is not known", "symbol")
         _validate_shape(instrument, order_type, time_in_force, quantity, limit_price, stop_price, expire_ns, now_ns)
+        if account in self.risk.locked_accounts and not liquidation:
+            raise refuse(ErrorCode.RISK_ACCOUNT_LIQUIDATING,
+                         f"account {account} is under mandatory liquidation: only the liquidation may trade it",
+                         "account")
         if account in self.risk.reduce_only_accounts and not liquidation:
             position = self.position(account, symbol).quantity
             working = sum(o.leaves_quantity for o in self.orders.open_orders(account)
@@ -263,7 +273,8 @@ class Engine:
         now_ns = self.clock.now_ns()
         order.cancel_count += 1
         cancel_id = f"{order.order_id}.C{order.cancel_count}"
-        self._journal("cancel", {"order_id": order.order_id, "client_order_id": cancel_id, "ts": now_ns})
+        self._journal("cancel", {"order_id": order.order_id, "client_order_id": cancel_id, "ts": now_ns},
+                      required=False)
         self.orders.mark_pending(order, cancel_id, OrderStatus.PENDING_CANCEL)
         self.risk.check_venue_rate(order.venue, now_ns, True)
         self.adapters[order.venue].send_cancel(order, cancel_id)
@@ -322,8 +333,12 @@ class Engine:
             return refusal
         order.replace_count += 1
         replace_id = f"{order.order_id}.R{order.replace_count}"
-        self._journal("replace", {"order_id": order.order_id, "client_order_id": replace_id,
-                                  "quantity": new_quantity, "limit_price": new_price, "ts": now_ns})
+        try:
+            self._journal("replace", {"order_id": order.order_id, "client_order_id": replace_id,
+                                      "quantity": new_quantity, "limit_price": new_price, "ts": now_ns})
+        except RefusalError as error:  # not journaled, so not sent: the id was never used
+            order.replace_count -= 1
+            return error.refusal
         order.pending_quantity = new_quantity
         order.pending_limit_price = new_price
         self.orders.mark_pending(order, replace_id, OrderStatus.PENDING_REPLACE)
@@ -337,7 +352,7 @@ class Engine:
                          "use the kill switch; role admin is required", "scope")
         if command.scope is KillScope.ACCOUNT and command.target not in self.accounts:
             raise refuse(ErrorCode.VALIDATION_UNKNOWN_ACCOUNT, f"account {command.target!r} is not known", "target")
-        self._journal("kill_switch", command)
+        self._journal("kill_switch", command, required=False)
         self.risk.kill_switch.set(command.scope, command.target, command.engaged)
         canceled = 0
         if command.engaged:
@@ -367,7 +382,7 @@ class Engine:
         if report.exec_type is ExecType.TRADE and (report.venue, report.exec_id or "") in self.orders.fills:
             log.info("fill_duplicate_ignored", order_id=order.order_id, exec_id=report.exec_id)
             return
-        self._journal("report", report)
+        self._journal("report", report, required=False)
         transition = self.orders.apply_report(order, report)
         if transition is None:
             return
@@ -405,10 +420,15 @@ class Engine:
 
     # --- helpers ------------------------------------------------------------------------------------------------
 
-    def _journal(self, kind: str, payload: object) -> None:
+    def _journal(self, kind: str, payload: object, required: bool = True) -> None:
         try:
             self.journal.append(kind, payload)
         except JournalUnavailable as exc:
+            if not required:
+                # a cancel or kill switch only reduces risk and a venue report already happened: act, say so loudly;
+                # reconciliation with the venue after a restart recovers what the journal missed
+                log.error("journal_unavailable_acting_anyway", kind=kind, error=str(exc))
+                return
             log.error("journal_unavailable", kind=kind, error=str(exc))
             raise refuse(ErrorCode.JOURNAL_UNAVAILABLE,
                          f"the journal cannot record ({exc}); refusing to act unjournaled") from None

@@ -94,6 +94,7 @@ class RiskGate:
         self.config = config
         self.kill_switch = KillSwitch()
         self.reduce_only_accounts: set[str] = set()  # accounts at the warning tier: no new exposure
+        self.locked_accounts: set[str] = set()  # accounts under mandatory liquidation: only its own orders go
         self._principal_buckets: dict[str, TokenBucket] = {}
         self._venue_buckets: dict[str, TokenBucket] = {}
 

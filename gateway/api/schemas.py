@@ -68,11 +68,14 @@ def enum_field(payload: dict[str, Any], name: str, kind: type[E], default: E | N
         if default is None:
             raise refuse(ErrorCode.VALIDATION_FIELD, f"{name} is required", name)
         return default
-    try:
-        return kind(value.upper() if isinstance(value, str) and kind is not KillScope else value)
-    except (ValueError, AttributeError):
-        allowed = ", ".join(member.value for member in kind)
-        raise refuse(ErrorCode.VALIDATION_FIELD, f"{name} must be one of {allowed}, got {value!r}", name) from None
+    if isinstance(value, str):
+        for spelling in (value, value.upper(), value.lower()):  # enum values are all upper or all lower case
+            try:
+                return kind(spelling)
+            except ValueError:
+                continue
+    allowed = ", ".join(member.value for member in kind)
+    raise refuse(ErrorCode.VALIDATION_FIELD, f"{name} must be one of {allowed}, got {value!r}", name)
 
 
 def instrument_of(payload: dict[str, Any], instruments: dict[str, Instrument]) -> Instrument:

@@ -1,0 +1,1 @@
+"""Tiered forced liquidation: instructions, tiers, planner, price-ladder executor, manual review."""
