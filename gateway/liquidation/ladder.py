@@ -2,8 +2,9 @@
 
 Each reprice tick it prices a marketable limit a band through the reference (mid) price, rung 0 at ``band_start_bps``,
 and sizes the child to the participation cap against recent market volume. A tick on which the working child did not
-fill climbs one rung; being behind the linear schedule to the deadline climbs two; inside the final window before the
-deadline the cap is lifted and the ladder goes to its top, then to market where allowed. Prices never leave the daily
+fill climbs one rung, and being behind the straight-line schedule to the deadline by more than the tolerance climbs
+one more; ahead of schedule and filling, it steps back down. Inside the final window before the deadline the cap is
+lifted and the ladder goes to its top, then to market where allowed. Prices never leave the daily
 limits. Like the algorithms, it is a deterministic state machine: events and the time in, actions out.
 """
 
@@ -107,10 +108,15 @@ class LadderLine:
         self.state = LineState.WORKING
         final = now_ns >= self.deadline_ns - int(self.policy.final_window_s * NANOS_PER_SECOND)
         child = self.child
+        stale = False
         if child is not None and child.accepted and child.pending is None:
             child.ticks_working += 1
-            if child.ticks_working > 1 and child.leaves > 0:  # a full interval in the book without filling: climb
-                self.rung += 2 if self.behind_schedule(now_ns) else 1
+            stale = child.ticks_working > 1 and child.leaves > 0  # a full interval in the book without filling
+        behind = self.behind_schedule(now_ns)
+        if stale or behind:
+            self.rung = min(self._max_rung + 1, self.rung + (1 if stale else 0) + (1 if behind else 0))
+        elif child is None and self.rung and self.filled > self._schedule_target(now_ns):
+            self.rung -= 1  # ahead and filling: step back towards the reference rather than pay for speed
         if final:
             self.rung = self._max_rung + 1
         price = self.rung_price(self.reference_price(quote, last_trade_price))
@@ -156,8 +162,8 @@ class LadderLine:
         instrument = self.instrument
         policy = self.policy
         if self.rung > self._max_rung:
-            if policy.allow_market and not (instrument.limit_down or instrument.limit_up):
-                return None
+            if policy.allow_market:
+                return None  # the venue keeps a market order inside the daily limits
             bps = policy.band_max_bps
         else:
             bps = min(policy.band_max_bps, policy.band_start_bps + self.rung * policy.band_step_bps)
@@ -172,9 +178,12 @@ class LadderLine:
                 price = min(price, instrument.limit_up)
         return max(price, instrument.tick_size)
 
+    def _schedule_target(self, now_ns: int) -> float:
+        """Shares a straight line from the start to the deadline would have sold by now."""
+        return self.quantity * min(1.0, (now_ns - self.start_ns) / (self.deadline_ns - self.start_ns))
+
     def behind_schedule(self, now_ns: int) -> bool:
-        elapsed = min(1.0, (now_ns - self.start_ns) / (self.deadline_ns - self.start_ns))
-        return self.quantity * elapsed - self.filled > self.policy.behind_tolerance * self.quantity
+        return self._schedule_target(now_ns) - self.filled > self.policy.behind_tolerance * self.quantity
 
     def _capped_size(self, now_ns: int) -> int:
         """What the participation cap allows now: cap * recent market volume less our own fills in the window."""

@@ -4,7 +4,7 @@ own orders and algorithms, plans, manual review, and the ladders that execute th
 It follows the engine as an observer and sends children through the engine's ChildOrderPort, like the parent-order
 manager does; liquidation children carry ``liquidation=True``, so they pass the account lock and kill switches and use
 the share of every venue throttle reserved for them. When a venue throttle is exhausted, waiting lines queue in one
-heap, most underwater account first, and nothing newer jumps that queue.
+heap: a line's next child before anyone's reprice, then the most underwater account, and nothing newer jumps it.
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ class Liquidation:
     ts_started: int | None = None
     ts_first_child: int | None = None
     ts_finished: int | None = None
+    modified_by: str | None = None  # a reviewer changed the lines: they are executed as given, never topped up
 
 
 @dataclass(slots=True)
@@ -94,7 +95,7 @@ class LiquidationManager(EngineObserver):
         self._line_timers: dict[str, TimerHandle] = {}
         self._arrivals = itertools.count(1)
         self._sequence = 0
-        self._blocked: list[tuple[tuple[Fraction, int], int, str]] = []  # heap of lines waiting for a venue slot
+        self._blocked: list[tuple[tuple[int, Fraction, int], int, str]] = []  # lines waiting for a venue slot
         self._blocked_ids: set[str] = set()
         self._blocked_timer: TimerHandle | None = None
         self._releasing: str | None = None  # the line whose turn at the venue it is
@@ -188,10 +189,11 @@ class LiquidationManager(EngineObserver):
             spread_bps = (quote.ask_price - quote.bid_price) * 10_000 / reference if quoted and reference else 0.0
             best_bid = quote.bid_price if quote is not None and quote.bid_size else 0
             best_ask = quote.ask_price if quote is not None and quote.ask_size else 0
-            locked_down = bool(instrument.limit_down) and reference <= instrument.limit_down and best_bid <= \
-                instrument.limit_down
-            locked_up = bool(instrument.limit_up) and reference >= instrument.limit_up and (
-                not best_ask or best_ask >= instrument.limit_up)
+            # locked at a limit: the touch on our side is gone or pinned to the limit, the other side sits on it
+            locked_down = bool(instrument.limit_down) and best_bid <= instrument.limit_down and (
+                0 < best_ask <= instrument.limit_down or (not best_ask and reference <= instrument.limit_down))
+            locked_up = bool(instrument.limit_up) and (not best_ask or best_ask >= instrument.limit_up) and (
+                best_bid >= instrument.limit_up or (not best_bid and reference >= instrument.limit_up))
             views[symbol] = SymbolView(instrument, reference, quoted, spread_bps, state.status is VenueStatus.HALTED,
                                        locked_down, locked_up)
         return views
@@ -240,6 +242,7 @@ class LiquidationManager(EngineObserver):
                          "not held for review", "liquidation_id")
         if decision == "modified":
             self._modify(liquidation, quantities or {})
+            liquidation.modified_by = principal
         self.engine._journal("liquidation.review", {"liquidation_id": liquidation_id, "decision": decision,
                                                     "principal": principal, "quantities": quantities})
         self.engine.publish(LiquidationReviewed(self.clock.now_ns(), liquidation.plan.account, liquidation_id, decision,
@@ -321,6 +324,9 @@ class LiquidationManager(EngineObserver):
         self._line_timers.pop(line_id, None)
         if line_id in self._blocked_ids:
             return  # it will tick when its turn at the venue comes
+        if self._blocked and line_id != self._releasing and _venue_priority(liquidation, ladder) >= self._blocked[0][0]:
+            self._block(liquidation, ladder)  # it must not take a venue slot that more urgent work waits for
+            return
         market = self.engine.market[ladder.symbol]
         actions = ladder.tick(self.clock.now_ns(), market.quote, market.last_trade_price,
                               market.status is not VenueStatus.OPEN)
@@ -330,10 +336,6 @@ class LiquidationManager(EngineObserver):
         engine = self.engine
         for action in actions:
             if isinstance(action, SendChild):
-                if self._blocked and ladder.parent_id != self._releasing:
-                    ladder.on_send_deferred()  # others are waiting for the venue: queue behind them, in priority
-                    self._block(liquidation, ladder)
-                    continue
                 refusal = engine.send_child(ladder, action.child_id, action.side, action.order_type, action.quantity,
                                             action.limit_price, action.time_in_force)
                 if refusal is None:
@@ -374,7 +376,8 @@ class LiquidationManager(EngineObserver):
     def _block(self, liquidation: Liquidation, ladder: LadderLine) -> None:
         if ladder.parent_id not in self._blocked_ids:
             self._blocked_ids.add(ladder.parent_id)
-            heapq.heappush(self._blocked, (liquidation.priority, ladder.child_sequence, ladder.parent_id))
+            heapq.heappush(self._blocked, (_venue_priority(liquidation, ladder), ladder.child_sequence,
+                                           ladder.parent_id))
         if self._blocked_timer is None:
             self._blocked_timer = self.timers.call_later(THROTTLE_RETRY_NS, self._release_blocked)
 
@@ -410,10 +413,35 @@ class LiquidationManager(EngineObserver):
         if tracker.met():
             self._finish(liquidation, "target_met", "the target is met")
             return
+        if liquidation.modified_by is not None:
+            self._finish(liquidation, "completed", f"the plan as modified by {liquidation.modified_by} is done; "
+                         "the target is not met")
+            return
+        if self._top_up(liquidation, tracker.remaining()):
+            return
         reasons = sorted({ladder.stop_reason for ladder in liquidation.lines.values() if ladder.stop_reason})
         skipped = [f"{s.symbol} {s.reason}" for s in liquidation.plan.skipped]
         detail = "; ".join(reasons + skipped) or "every planned line is done and the target is not met"
         self._finish(liquidation, "failed", detail)
+
+    def _top_up(self, liquidation: Liquidation, remaining: Fraction) -> bool:
+        """Fills came in below the mark, so the planned lines fell short: extend them by the lots still needed."""
+        if liquidation.instruction.target is None or liquidation.instruction.target.kind is TargetKind.POSITIONS:
+            return False
+        for line in liquidation.plan.lines:
+            ladder = liquidation.lines[line.symbol]
+            spare = abs(line.position) - ladder.quantity
+            if spare <= 0 or ladder.stop_reason is not None or remaining <= 0:
+                continue
+            mark = Fraction(ladder.decision_price, ladder.instrument.price_scale)
+            lot = ladder.instrument.lot_size
+            extra = min(spare, -(-int(-(-remaining // mark)) // lot) * lot)
+            ladder.quantity += extra
+            ladder.state = LineState.WORKING
+            remaining -= extra * mark
+            log.info("liquidation_line_extended", line=ladder.parent_id, extra=extra, quantity=ladder.quantity)
+            self._tick(ladder.parent_id)
+        return not all(ladder.done for ladder in liquidation.lines.values())
 
     def _finish(self, liquidation: Liquidation, outcome: str, reason: str) -> None:
         if liquidation.status is LiquidationStatus.DONE:
@@ -521,6 +549,12 @@ class LiquidationManager(EngineObserver):
             "sold_value": money(tracker.sold_value) if tracker else "0.00",
             "remaining_shortfall": money(tracker.remaining()) if tracker else money(liquidation.plan.required_sale),
         }
+
+
+def _venue_priority(liquidation: Liquidation, ladder: LadderLine) -> tuple[int, Fraction, int]:
+    """Who gets the next venue slot: a line's first (or next) child before anyone's reprice, then the most underwater
+    account, then the earliest instruction."""
+    return (0 if ladder.child is None else 1, *liquidation.priority)
 
 
 def _line_view(line: PlanLine) -> dict[str, object]:

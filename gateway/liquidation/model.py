@@ -198,7 +198,7 @@ class LiquidationFinished:
     account: str
     liquidation_id: str
     instruction_id: str
-    outcome: str  # target_met, completed, failed, canceled, superseded, rejected
+    outcome: str  # target_met, completed (a reviewer's modified plan), failed, superseded, de-escalated, rejected
     reason: str
     sold_value: str
     remaining_shortfall: str

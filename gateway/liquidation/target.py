@@ -5,7 +5,7 @@ and repays S(1 - f) of the loan, so the sale that restores the ratio solves (A -
 
     S = (T*D - A) / (T*(1 - f) - 1)
 
-e.g. A = 130, D = 100, T = 150%, f = 0 gives S = 40. When T*(1 - f) <= 1 no sale can restore the ratio.
+e.g. A = 130, D = 100, T = 150%, f = 0 gives S = 40. When T*(1 - f) <= 1, or S >= A, no sale can restore the ratio.
 """
 
 from __future__ import annotations
@@ -16,13 +16,15 @@ from gateway.liquidation.model import Target, TargetKind
 
 
 def required_sale(assets: Fraction, loan: Fraction, target_ratio: Fraction, cost_rate: Fraction) -> Fraction | None:
-    """The sale S at mark that brings (A - S) / (D - S(1 - f)) to the target; 0 if already there, None if impossible."""
+    """The sale S at mark that brings (A - S) / (D - S(1 - f)) to the target; 0 if already there; None if no sale
+    can (T(1 - f) <= 1, or it would take selling all the assets or more)."""
     if loan <= 0 or assets >= target_ratio * loan:
         return Fraction(0)
     denominator = target_ratio * (1 - cost_rate) - 1
     if denominator <= 0:
         return None
-    return (target_ratio * loan - assets) / denominator
+    sale = (target_ratio * loan - assets) / denominator
+    return sale if sale < assets else None
 
 
 class TargetTracker:
