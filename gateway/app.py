@@ -66,35 +66,49 @@ class Gateway:
 
 
 def build_gateway(config: GatewayConfig, clock: Clock | None = None, timers: TimerQueue | None = None,
-                  journal: JournalWriter | None = None) -> Gateway:
+                  journal: JournalWriter | None = None, adapters: dict[str, VenueAdapter] | None = None) -> Gateway:
+    """Wire a gateway; ``adapters`` reuses venues that outlived a crashed gateway (tests restart against them)."""
     clock = clock or LiveClock()
-    timers = timers or TimerQueue(clock)
-    adapters = {venue.name: make_adapter(venue, config, timers) for venue in config.venues}
+    timers = timers if timers is not None else TimerQueue(clock)  # an empty TimerQueue is falsy
+    if adapters is None:
+        adapters = {venue.name: make_adapter(venue, config, timers) for venue in config.venues}
+    # --- journal (gateway/journal.py): opened from journal_dir unless one is given --------------------------------
+    opened_journal = None
+    if journal is None and config.journal_dir:
+        from gateway.journal import Journal, JournalConfig
+
+        opened_journal = Journal(config.journal_dir, JournalConfig.from_options(config.options.get("journal", {})),
+                                 clock)
+        journal = opened_journal
     engine = Engine(config, clock, timers, adapters, journal)
     commands = CommandTable(engine)
     gateway = Gateway(config, clock, timers, engine, commands, adapters)
     for plug in PLUG_INS:
         plug(gateway)
+    if opened_journal is not None:  # plug-ins registered their recoverables above: rebuild everything now
+        from gateway.recovery import Recovery
+
+        recovery = Recovery(engine, opened_journal, timers)
+        recovery.replay()
+        recovery.schedule_snapshots()
+        gateway.extras["journal"] = opened_journal
+        gateway.extras["recovery"] = recovery
     return gateway
 
 
 def _plug_parents(gateway: Gateway) -> None:
-    try:
-        from gateway.parents_api import attach_parents
-    except ImportError:
-        return
+    from gateway.parents_api import attach_parents
+
     attach_parents(gateway)
 
 
 def _plug_liquidation(gateway: Gateway) -> None:
-    try:
-        from gateway.liquidation.api import attach_liquidation
-    except ImportError:
-        return
+    from gateway.liquidation.api import attach_liquidation
+
     attach_liquidation(gateway)
 
 
-PLUG_INS = [_plug_parents, _plug_liquidation]
+PLUG_INS = [_plug_parents, _plug_liquidation]  # liquidation after parents: it pre-empts their algorithms
 
 
 async def serve(config: GatewayConfig, stop: asyncio.Event | None = None, ready: asyncio.Future[Gateway] | None = None,
@@ -108,6 +122,9 @@ async def serve(config: GatewayConfig, stop: asyncio.Event | None = None, ready:
     server = ApiServer(gateway.engine, gateway.commands)
     gateway.extras["server"] = server
     await gateway.start_venues()
+    recovery = gateway.extras.get("recovery")
+    if recovery is not None:  # settle with the venues before anyone can trade on the rebuilt state
+        await recovery.reconcile()
     await server.start(config.host, config.port)
     stop = stop or asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -123,6 +140,11 @@ async def serve(config: GatewayConfig, stop: asyncio.Event | None = None, ready:
     await server.stop()
     await gateway.stop_venues()
     driver.close()
+    if recovery is not None:
+        from gateway.reconcile import export_sim_executions
+
+        export_sim_executions(gateway, config.journal_dir)
+        recovery.close()
     return gateway
 
 

@@ -73,7 +73,7 @@ async def _try(display: Display, label: str, action: Awaitable[dict[str, Any]]) 
     return answer
 
 
-async def basic_script(base_url: str, display: Display, pause: Callable[[float], Awaitable[None]]) -> int:
+async def basic_script(base_url: str, display: Display, pause: Callable[[float], Awaitable[None]], gateway: Any) -> int:
     url = base_url.replace("http://", "ws://") + "/v1/stream"
     async with UnwindClient(url, DEMO_KEYS["alice"]) as alice, UnwindClient(url, DEMO_KEYS["admin"]) as admin, \
             UnwindClient(url, DEMO_KEYS["risk"]) as watcher:
@@ -171,7 +171,13 @@ def _ticks(price: str, ticks: int, precision: int) -> str:
     return f"{units // 10**precision}.{units % 10**precision:0{precision}d}"
 
 
-SCENARIOS: dict[str, Callable[..., Awaitable[int]]] = {"basic": basic_script}
+def _scenario(name: str) -> tuple[Callable[[], Any], Callable[..., Awaitable[int]]]:
+    """The configuration and the script of a scenario, imported only when it runs."""
+    if name == "crash":
+        from gateway.liquidation.demo import crash_config, crash_script
+
+        return crash_config, crash_script
+    return demo_config, basic_script
 
 
 async def _run(scenario: str, speed: float, color: bool) -> int:
@@ -181,11 +187,15 @@ async def _run(scenario: str, speed: float, color: bool) -> int:
     log_path = Path(tempfile.gettempdir()) / "unwind-demo.log"
     configure_logging("info", file=str(log_path))  # the screen is for the display; the JSON log goes to a file
     display = Display(color)
-    config = demo_config()
+    make_config, script = _scenario(scenario)
     stop = asyncio.Event()
     ready: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-    server_task = asyncio.get_running_loop().create_task(serve(config, stop, ready))
-    gateway = await ready
+    server_task = asyncio.get_running_loop().create_task(serve(make_config(), stop, ready))
+    await asyncio.wait({ready, server_task}, return_when=asyncio.FIRST_COMPLETED)
+    if not ready.done():  # the gateway failed to start: say why rather than wait for it forever
+        server_task.result()
+        raise RuntimeError("the gateway stopped before it was ready")
+    gateway = ready.result()
     base_url = f"http://127.0.0.1:{gateway.extras['server'].port}"
     display.line("step", f"Unwind gateway up at {base_url} on the simulated venue; scenario '{scenario}'")
 
@@ -193,13 +203,7 @@ async def _run(scenario: str, speed: float, color: bool) -> int:
         await asyncio.sleep(seconds / speed)  # pacing for a human watching, not synchronisation
 
     try:
-        script = SCENARIOS.get(scenario)
-        if script is None:
-            from gateway.liquidation.demo import crash_script
-
-            script = crash_script
-        return await script(base_url, display, pause, gateway) if scenario != "basic" else \
-            await script(base_url, display, pause)
+        return await script(base_url, display, pause, gateway)
     finally:
         stop.set()
         await server_task

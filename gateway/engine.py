@@ -188,15 +188,17 @@ class Engine:
         order_id = f"{self.id_prefix}{self.order_sequence + 1}"  # taken only if the order goes out
         order = self._send_new(principal, order_id, command.client_order_id, command.account, command.symbol,
                                command.side, command.order_type, command.time_in_force, command.quantity,
-                               command.limit_price, command.stop_price, command.expire_ns, None, False, now_ns)
+                               command.limit_price, command.stop_price, command.expire_ns, None, False, now_ns,
+                               t_decoded_ns)
         self.order_sequence += 1
-        if t_decoded_ns:
-            self.latency.record(time.perf_counter_ns() - t_decoded_ns)
         return order
 
     def send_child(self, parent: Any, child_id: str, side: Side, order_type: OrderType, quantity: int,
                    limit_price: int | None, time_in_force: TimeInForce) -> Refusal | None:
         """Send a child of a parent order or a liquidation (the ChildOrderPort of gateway/parents.py)."""
+        if child_id in self.orders.by_venue_id:  # after a restart, a plug-in that lost its id sequence must not resend
+            return Refusal(ErrorCode.RISK_DUPLICATE_CLIENT_ORDER_ID,
+                           f"child order id {child_id} was already used today", "client_order_id")
         liquidation = bool(getattr(parent, "liquidation", False))
         principal = self._principal_named(parent.principal)
         try:
@@ -210,7 +212,7 @@ class Engine:
     def _send_new(self, principal: Principal, order_id: str, client_order_id: str, account: str, symbol: str,
                   side: Side, order_type: OrderType, time_in_force: TimeInForce, quantity: int,
                   limit_price: int | None, stop_price: int | None, expire_ns: int | None, parent_id: str | None,
-                  liquidation: bool, now_ns: int) -> Order:
+                  liquidation: bool, now_ns: int, t_decoded_ns: int = 0) -> Order:
         instrument = self.instruments.get(symbol)
         if instrument is None:
             raise refuse(ErrorCode.VALIDATION_UNKNOWN_SYMBOL, f"symbol {symbol!r} is not known", "symbol")
@@ -246,6 +248,8 @@ class Engine:
         self._journal("order", order)
         self.orders.add(order)
         adapter.send_new(order)
+        if t_decoded_ns:  # submit-to-venue: the command's decode to the venue's send, before any event goes out
+            self.latency.record(time.perf_counter_ns() - t_decoded_ns)
         self.publish(self._order_event("OrderSubmitted", order, now_ns))
         return order
 

@@ -162,6 +162,21 @@ class Instrument:
 
     def parse_price(self, value: object, field_name: str = "price") -> int:
         """Turn a wire price (string or number) into exact price units, refusing anything finer than the precision."""
+        # Fast path for the common shapes ("1700.10", 1700): exact integer arithmetic, well inside Decimal's 28 digits,
+        # so the result is the same as below. Anything else, and every refusal, takes the Decimal path.
+        if type(value) is str:
+            whole, dot, fraction = value.partition(".")
+            if (0 < len(whole) <= 15 and whole.isdigit() and whole.isascii() and len(fraction) <= self.price_precision
+                    and (not dot or (fraction.isdigit() and fraction.isascii()))):
+                price = int(whole) * self.price_scale
+                if fraction:
+                    price += int(fraction) * 10 ** (self.price_precision - len(fraction))
+                if price > 0 and not price % self.tick_size:
+                    return price
+        elif type(value) is int and 0 < value < 10**15:
+            price = value * self.price_scale
+            if not price % self.tick_size:
+                return price
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             raise refuse(ErrorCode.VALIDATION_FIELD, f"{field_name} must be a decimal string or number", field_name)
         try:

@@ -41,7 +41,7 @@ class TokenBucket:
         return True
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen init pays object.__setattr__ per field, and this is built per order
 class OrderCheck:
     """The facts one order's checks need; built by the engine."""
 
@@ -138,8 +138,9 @@ class RiskGate:
         limits = self.limits_for(check.account)
         instrument_limits = self.config.instrument_limits.get(symbol)
         quantity = check.quantity
-        for scope, scoped in (("account " + check.account, limits), ("instrument " + symbol, instrument_limits)):
+        for scoped in (limits, instrument_limits):  # the scope's name is spelled only when it refuses
             if scoped is not None and scoped.max_order_quantity and quantity > scoped.max_order_quantity:
+                scope = f"account {check.account}" if scoped is limits else f"instrument {symbol}"
                 return Refusal(ErrorCode.RISK_MAX_QUANTITY,
                                f"quantity {quantity} above the {scope} limit of {scoped.max_order_quantity}", "quantity")
         price = check.limit_price
@@ -166,8 +167,9 @@ class RiskGate:
                 )
         notional_units = quantity * price
         scale = instrument.price_scale
-        for scope, scoped in (("account " + check.account, limits), ("instrument " + symbol, instrument_limits)):
+        for scoped in (limits, instrument_limits):
             if scoped is not None and scoped.max_order_notional and notional_units > scoped.max_order_notional * scale:
+                scope = f"account {check.account}" if scoped is limits else f"instrument {symbol}"
                 return Refusal(
                     ErrorCode.RISK_MAX_NOTIONAL,
                     f"notional {instrument.format_price(notional_units)} above the {scope} limit of "

@@ -26,6 +26,7 @@ from gateway.model import (
 E = TypeVar("E", bound=Enum)
 
 MAX_ID_LENGTH = 64
+_MEMBERS_BY_VALUE: dict[type[Enum], dict[Any, Any]] = {}  # enum class -> value -> member
 
 
 def require(payload: dict[str, Any], name: str) -> Any:
@@ -36,7 +37,10 @@ def require(payload: dict[str, Any], name: str) -> Any:
 
 
 def text_field(payload: dict[str, Any], name: str, required: bool = True, max_length: int = MAX_ID_LENGTH) -> Any:
-    value = require(payload, name) if required else payload.get(name)
+    value = payload.get(name)
+    if type(value) is str and 0 < len(value) <= max_length:  # the common case, decided in one test (hot path)
+        return value
+    value = require(payload, name) if required else value
     if value is None and not required:
         return None
     if not isinstance(value, str) or not value:
@@ -47,7 +51,10 @@ def text_field(payload: dict[str, Any], name: str, required: bool = True, max_le
 
 
 def int_field(payload: dict[str, Any], name: str, required: bool = True) -> Any:
-    value = require(payload, name) if required else payload.get(name)
+    value = payload.get(name)
+    if type(value) is int:  # the common case (a bool is not of type int): one test on the hot path
+        return value
+    value = require(payload, name) if required else value
     if value is None and not required:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
@@ -69,6 +76,12 @@ def enum_field(payload: dict[str, Any], name: str, kind: type[E], default: E | N
             raise refuse(ErrorCode.VALIDATION_FIELD, f"{name} is required", name)
         return default
     if isinstance(value, str):
+        members = _MEMBERS_BY_VALUE.get(kind)
+        if members is None:
+            members = _MEMBERS_BY_VALUE[kind] = {member.value: member for member in kind}
+        member = members.get(value)  # spelled exactly: a dict lookup, not Enum.__call__ (hot path)
+        if member is not None:
+            return member
         for spelling in (value, value.upper(), value.lower()):  # enum values are all upper or all lower case
             try:
                 return kind(spelling)

@@ -76,7 +76,7 @@ class LadderLine:
         self.refusals = 0
         self.stop_reason: str | None = None
         self._market_prints: deque[tuple[int, int]] = deque()  # (ts, qty) of others' trades
-        self._own_fills: deque[tuple[int, int]] = deque()
+        self._volume_since_start = 0  # others' prints since the line started: the base of the participation cap
         self._window_ns = int(policy.volume_window_s * NANOS_PER_SECOND)
         self._max_rung = max(0, math.ceil((policy.band_max_bps - policy.band_start_bps) / policy.band_step_bps))
 
@@ -186,17 +186,19 @@ class LadderLine:
         return self._schedule_target(now_ns) - self.filled > self.policy.behind_tolerance * self.quantity
 
     def _capped_size(self, now_ns: int) -> int:
-        """What the participation cap allows now: cap * recent market volume less our own fills in the window."""
+        """Leaves the participation cap allows now: the cap times the market's volume since the start, plus one
+        reprice interval's worth at the recent rate, less what is already filled (POV, never a block up front)."""
         horizon = now_ns - self._window_ns
-        for prints in (self._market_prints, self._own_fills):
-            while prints and prints[0][0] < horizon:
-                prints.popleft()
-        observed = sum(quantity for _, quantity in self._market_prints)
+        prints = self._market_prints
+        while prints and prints[0][0] < horizon:
+            prints.popleft()
+        observed = sum(quantity for _, quantity in prints)
         observed_ns = min(self._window_ns, now_ns - self.start_ns)
         # before a full window has been watched, the instrument's average rate stands in for the unwatched part
         expected_rate = self.instrument.average_daily_volume / SESSION_SECONDS / NANOS_PER_SECOND
-        recent = observed + expected_rate * (self._window_ns - observed_ns)
-        allowed = self.policy.max_participation * recent - sum(quantity for _, quantity in self._own_fills)
+        recent_rate = (observed + expected_rate * (self._window_ns - observed_ns)) / self._window_ns
+        interval_ns = self.policy.reprice_interval_s * NANOS_PER_SECOND
+        allowed = self.policy.max_participation * (self._volume_since_start + recent_rate * interval_ns) - self.filled
         lot = self.instrument.lot_size
         minimum = self.policy.min_child_lots * lot
         return min(self.leaves, max(minimum, int(allowed) // lot * lot))
@@ -206,16 +208,16 @@ class LadderLine:
     def on_trade(self, ts_ns: int, quantity: int, own: bool) -> None:
         if not own:
             self._market_prints.append((ts_ns, quantity))
+            self._volume_since_start += quantity
 
     def on_child_accepted(self, child_id: str) -> None:
         if self.child is not None and self.child.child_id == child_id:
             self.child.accepted = True
             self.refusals = 0
 
-    def on_child_filled(self, child_id: str, quantity: int, price: int, ts_ns: int) -> None:
+    def on_child_filled(self, child_id: str, quantity: int, price: int) -> None:
         self.filled += quantity
         self.filled_cost += quantity * price
-        self._own_fills.append((ts_ns, quantity))
         child = self.child
         if child is not None and child.child_id == child_id:
             child.filled += quantity

@@ -4,7 +4,8 @@ own orders and algorithms, plans, manual review, and the ladders that execute th
 It follows the engine as an observer and sends children through the engine's ChildOrderPort, like the parent-order
 manager does; liquidation children carry ``liquidation=True``, so they pass the account lock and kill switches and use
 the share of every venue throttle reserved for them. When a venue throttle is exhausted, waiting lines queue in one
-heap: a line's next child before anyone's reprice, then the most underwater account, and nothing newer jumps it.
+heap: lines not yet started, then next children, then reprices; within each the most underwater account first; and
+nothing newer jumps that queue.
 """
 
 from __future__ import annotations
@@ -483,7 +484,7 @@ class LiquidationManager(EngineObserver):
         if event == "OrderAccepted":
             ladder.on_child_accepted(child_id)
         elif event == "OrderFilled" and last_price is not None:
-            ladder.on_child_filled(child_id, last_quantity, last_price, self.clock.now_ns())
+            ladder.on_child_filled(child_id, last_quantity, last_price)
             self._on_fill(liquidation, ladder, last_quantity, last_price)
         elif event == "OrderReplaced":
             ladder.on_child_replaced(child_id)
@@ -552,9 +553,11 @@ class LiquidationManager(EngineObserver):
 
 
 def _venue_priority(liquidation: Liquidation, ladder: LadderLine) -> tuple[int, Fraction, int]:
-    """Who gets the next venue slot: a line's first (or next) child before anyone's reprice, then the most underwater
-    account, then the earliest instruction."""
-    return (0 if ladder.child is None else 1, *liquidation.priority)
+    """Who gets the next venue slot: a line that has not started yet, then a line's next child, then a reprice; within
+    each, the most underwater account, then the earliest instruction. So a burst starts every account, most
+    underwater first, before any running line takes a second slot."""
+    stage = 0 if ladder.child_sequence == 0 else 1 if ladder.child is None else 2
+    return (stage, *liquidation.priority)
 
 
 def _line_view(line: PlanLine) -> dict[str, object]:
