@@ -99,6 +99,7 @@ class Engine:
         self.order_sequence = 0
         self.market: dict[str, MarketState] = {symbol: MarketState() for symbol in self.instruments}
         self.positions: dict[tuple[str, str], Position] = {}
+        self._positions_by_account: dict[str, dict[str, Position]] = {}
         self._subscriptions: list[Subscription] = []
         self._observers: list[EngineObserver] = []
         # journal kind prefix ("parent.", "liquidation.") -> plug-in that rebuilds itself from its records (recovery.py)
@@ -143,8 +144,21 @@ class Engine:
         key = (account, symbol)
         position = self.positions.get(key)
         if position is None:
-            position = self.positions[key] = Position(account, symbol)
+            position = Position(account, symbol)
+            self.set_position(position)
         return position
+
+    def set_position(self, position: Position) -> None:
+        self.positions[(position.account, position.symbol)] = position
+        self._positions_by_account.setdefault(position.account, {})[position.symbol] = position
+
+    def clear_positions(self) -> None:
+        self.positions.clear()
+        self._positions_by_account.clear()
+
+    def account_positions(self, account: str) -> dict[str, Position]:
+        """The account's positions by symbol (a live view: do not change it)."""
+        return self._positions_by_account.get(account, {})
 
     def reference_price(self, symbol: str) -> int:
         state = self.market[symbol]
@@ -231,7 +245,7 @@ class Engine:
                              f"would increase exposure of position {position}", "side")
         refusal = self.risk.check_order(OrderCheck(
             principal, account, instrument, side, order_type, quantity, limit_price, stop_price,
-            self.reference_price(symbol), self.orders.open_count.get(account, 0), liquidation))
+            self.reference_price(symbol), self.orders.open_count(account), liquidation))
         if refusal is None:
             adapter = self.router.venue_for(account, symbol)
             if not adapter.connected:
@@ -245,7 +259,7 @@ class Engine:
         order = Order(order_id, client_order_id, account, principal.name, symbol, side, order_type, time_in_force,
                       quantity, limit_price, stop_price, expire_ns, adapter.name, now_ns, parent_id, liquidation,
                       venue_client_order_id=order_id, ts_updated=now_ns)
-        self._journal("order", order)
+        self.journal_record("order", order)
         self.orders.add(order)
         adapter.send_new(order)
         if t_decoded_ns:  # submit-to-venue: the command's decode to the venue's send, before any event goes out
@@ -277,7 +291,7 @@ class Engine:
         now_ns = self.clock.now_ns()
         order.cancel_count += 1
         cancel_id = f"{order.order_id}.C{order.cancel_count}"
-        self._journal("cancel", {"order_id": order.order_id, "client_order_id": cancel_id, "ts": now_ns},
+        self.journal_record("cancel", {"order_id": order.order_id, "client_order_id": cancel_id, "ts": now_ns},
                       required=False)
         self.orders.mark_pending(order, cancel_id, OrderStatus.PENDING_CANCEL)
         self.risk.check_venue_rate(order.venue, now_ns, True)
@@ -338,7 +352,7 @@ class Engine:
         order.replace_count += 1
         replace_id = f"{order.order_id}.R{order.replace_count}"
         try:
-            self._journal("replace", {"order_id": order.order_id, "client_order_id": replace_id,
+            self.journal_record("replace", {"order_id": order.order_id, "client_order_id": replace_id,
                                       "quantity": new_quantity, "limit_price": new_price, "ts": now_ns})
         except RefusalError as error:  # not journaled, so not sent: the id was never used
             order.replace_count -= 1
@@ -356,7 +370,7 @@ class Engine:
                          "use the kill switch; role admin is required", "scope")
         if command.scope is KillScope.ACCOUNT and command.target not in self.accounts:
             raise refuse(ErrorCode.VALIDATION_UNKNOWN_ACCOUNT, f"account {command.target!r} is not known", "target")
-        self._journal("kill_switch", command, required=False)
+        self.journal_record("kill_switch", command, required=False)
         self.risk.kill_switch.set(command.scope, command.target, command.engaged)
         canceled = 0
         if command.engaged:
@@ -386,7 +400,7 @@ class Engine:
         if report.exec_type is ExecType.TRADE and (report.venue, report.exec_id or "") in self.orders.fills:
             log.info("fill_duplicate_ignored", order_id=order.order_id, exec_id=report.exec_id)
             return
-        self._journal("report", report, required=False)
+        self.journal_record("report", report, required=False)
         transition = self.orders.apply_report(order, report)
         if transition is None:
             return
@@ -424,7 +438,7 @@ class Engine:
 
     # --- helpers ------------------------------------------------------------------------------------------------
 
-    def _journal(self, kind: str, payload: object, required: bool = True) -> None:
+    def journal_record(self, kind: str, payload: object, required: bool = True) -> None:
         try:
             self.journal.append(kind, payload)
         except JournalUnavailable as exc:

@@ -88,21 +88,28 @@ class OrderStore:
         self.by_id: dict[str, Order] = {}
         self.by_venue_id: dict[str, Order] = {}
         self.client_ids: dict[str, set[str]] = {}  # account -> client order ids seen today
-        self.open_count: dict[str, int] = {}  # account -> open orders
+        self.open_by_account: dict[str, dict[str, Order]] = {}  # account -> its working orders, by id
         self.fills: dict[tuple[str, str], FillRecord] = {}  # (venue, exec_id) -> fill
 
     def add(self, order: Order) -> None:
         self.by_id[order.order_id] = order
         self.by_venue_id[order.venue_client_order_id] = order
         self.client_ids.setdefault(order.account, set()).add(order.client_order_id)
-        self.open_count[order.account] = self.open_count.get(order.account, 0) + 1
+        if order.is_working:
+            self.open_by_account.setdefault(order.account, {})[order.order_id] = order
 
     def has_client_order_id(self, account: str, client_order_id: str) -> bool:
         seen = self.client_ids.get(account)
         return seen is not None and client_order_id in seen
 
     def open_orders(self, account: str | None = None) -> list[Order]:
-        return [o for o in self.by_id.values() if o.is_working and (account is None or o.account == account)]
+        if account is not None:
+            return list(self.open_by_account.get(account, {}).values())
+        return [order for orders in self.open_by_account.values() for order in orders.values()]
+
+    def open_count(self, account: str) -> int:
+        orders = self.open_by_account.get(account)
+        return len(orders) if orders is not None else 0
 
     def mark_pending(self, order: Order, pending_client_order_id: str, status: OrderStatus) -> None:
         order.pending_client_order_id = pending_client_order_id
@@ -134,7 +141,7 @@ class OrderStore:
         if transition is not None:
             order.ts_updated = report.ts_event
             if was_open and not order.is_working:
-                self.open_count[order.account] -= 1
+                self.open_by_account[order.account].pop(order.order_id, None)
         return transition
 
     def _apply(self, order: Order, report: ExecutionReport) -> Transition | None:

@@ -29,6 +29,7 @@ from algos.base import (
     CancelChild,
     Finish,
     FinishReason,
+    MarketTape,
     ReplaceChild,
     ScheduledAlgorithm,
     SendChild,
@@ -274,6 +275,9 @@ class ParentOrderManager:
         self._child_parent: dict[str, ParentOrder] = {}
         self._last_trade_price: dict[str, int] = {}
         self._last_prices: dict[str, tuple[int, int]] = {}  # bid and ask of the last quote per symbol
+        self._tapes: dict[str, MarketTape] = {}  # others' volume per symbol, counted once for every parent
+        self._print_subscribers: dict[str, dict[str, ParentOrder]] = {}  # parents that react to each print
+        self._quote_subscribers: dict[str, dict[str, ParentOrder]] = {}  # parents that need quotes with no price move
         self._busy = False
         self._deferred: deque[Callable[[], None]] = deque()
         self.children_sent = 0
@@ -325,6 +329,7 @@ class ParentOrderManager:
             clock=self.clock,
             quote=quote,
             curves=self.curves,
+            tape=self._tape(command.symbol),
         )
         # valid: from here on the parent exists
         self.parent_sequence += 1
@@ -349,6 +354,10 @@ class ParentOrderManager:
         self._parents[parent_id] = parent
         self._by_client_id[(command.account, command.client_order_id)] = parent
         self._active_by_symbol.setdefault(command.symbol, {})[parent_id] = parent
+        if algorithm.wants_prints:
+            self._print_subscribers.setdefault(command.symbol, {})[parent_id] = parent
+        if algorithm.wants_unmoved_quotes:
+            self._quote_subscribers.setdefault(command.symbol, {})[parent_id] = parent
         common = algorithm.common
         fmt = instrument.format_price
         self.port.publish(ParentAccepted(
@@ -442,16 +451,28 @@ class ParentOrderManager:
         self._enter(partial(self._child_update, parent, update))
 
     def on_quote(self, quote: Quote) -> None:
-        parents = self._active_by_symbol.get(quote.symbol)
+        prices = (quote.bid_price, quote.ask_price)
+        moved = self._last_prices.get(quote.symbol) != prices
+        self._last_prices[quote.symbol] = prices
+        # only sizes changed (the common case on a busy book): only parents with an I-would price need to look
+        parents = (self._active_by_symbol if moved else self._quote_subscribers).get(quote.symbol)
         if parents:
             self._enter(partial(self._quote, parents, quote))
 
     def on_trade(self, trade: TradePrint) -> None:
-        if not trade.own:
-            self._last_trade_price[trade.symbol] = trade.price
-        parents = self._active_by_symbol.get(trade.symbol)
+        if trade.own:
+            return  # own prints are never market volume; the fills arrive as child updates
+        self._last_trade_price[trade.symbol] = trade.price
+        self._tape(trade.symbol).others_volume += trade.quantity  # once, for every parent on the symbol
+        parents = self._print_subscribers.get(trade.symbol)
         if parents:
-            self._enter(partial(self._trade, parents, trade))
+            self._enter(partial(self._trade, parents, trade.quantity))
+
+    def _tape(self, symbol: str) -> MarketTape:
+        tape = self._tapes.get(symbol)
+        if tape is None:
+            tape = self._tapes[symbol] = MarketTape(symbol)
+        return tape
 
     # --- handling -------------------------------------------------------------------------------------------------
 
@@ -495,13 +516,8 @@ class ParentOrderManager:
         self._run(parent, actions)
 
     def _quote(self, parents: dict[str, ParentOrder], quote: Quote) -> None:
-        prices = (quote.bid_price, quote.ask_price)
-        moved = self._last_prices.get(quote.symbol) != prices
-        self._last_prices[quote.symbol] = prices
         mid = quote.mid_price if quote.bid_price > 0 and quote.ask_price > 0 else 0
         for parent in tuple(parents.values()):
-            if not moved and not parent.algorithm.wants_unmoved_quotes:
-                continue  # only sizes changed: nothing for this one to do (the common case on a busy book)
             if mid and parent.tca is not None:
                 parent.tca.on_mid(mid)
             try:
@@ -512,10 +528,10 @@ class ParentOrderManager:
             if actions:
                 self._run(parent, actions)
 
-    def _trade(self, parents: dict[str, ParentOrder], trade: TradePrint) -> None:
+    def _trade(self, parents: dict[str, ParentOrder], quantity: int) -> None:
         for parent in tuple(parents.values()):
             try:
-                actions = parent.algorithm.on_trade(trade)
+                actions = parent.algorithm.on_market_volume(quantity)
             except Exception:
                 self._fail(parent)
                 continue
@@ -636,9 +652,10 @@ class ParentOrderManager:
         if parent.timer is not None:
             parent.timer.cancel()
             parent.timer = None
-        active = self._active_by_symbol.get(parent.symbol)
-        if active is not None:
-            active.pop(parent.parent_id, None)
+        for index in (self._active_by_symbol, self._print_subscribers, self._quote_subscribers):
+            parents = index.get(parent.symbol)
+            if parents is not None:
+                parents.pop(parent.parent_id, None)
         for child_id in _child_ids(parent):
             self._child_parent.pop(child_id, None)
         tca = None

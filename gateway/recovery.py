@@ -147,7 +147,7 @@ def restore_state(engine: Any, state: dict[str, Any]) -> None:
     store.by_id.clear()
     store.by_venue_id.clear()
     store.client_ids.clear()
-    store.open_count.clear()
+    store.open_by_account.clear()
     store.fills.clear()
     order_fields = state["order_fields"]
     for values in state["orders"]:
@@ -156,16 +156,17 @@ def restore_state(engine: Any, state: dict[str, Any]) -> None:
         store.by_venue_id[order.order_id] = order
         store.by_venue_id[order.venue_client_order_id] = order
         store.client_ids.setdefault(order.account, set()).add(order.client_order_id)
-        store.open_count[order.account] = store.open_count.get(order.account, 0) + (1 if order.is_working else 0)
+        if order.is_working:
+            store.open_by_account.setdefault(order.account, {})[order.order_id] = order
     for client_order_id, order_id in state["aliases"]:
         store.by_venue_id[client_order_id] = store.by_id[order_id]
     for venue, exec_id, order_id, quantity, price in state["fills"]:
         store.fills[(venue, exec_id)] = FillRecord(order_id, quantity, price)
-    engine.positions.clear()
+    engine.clear_positions()
     for payload in state["positions"]:
         position = Position(payload["account"], payload["symbol"], payload["quantity"], payload["cost"],
                             payload["realized_pnl"], frozenset(payload.get("tags", ())))
-        engine.positions[(position.account, position.symbol)] = position
+        engine.set_position(position)
     kill = engine.risk.kill_switch
     kill.global_engaged = bool(state["kill_switch"]["global"])
     kill.accounts = set(state["kill_switch"]["accounts"])

@@ -187,7 +187,7 @@ class ApiServer:
     async def metrics(self, request: web.Request) -> web.Response:
         self._principal(request)
         return self._json({"submit_to_venue": self.engine.latency.summary(),
-                           "open_orders": sum(self.engine.orders.open_count.values()),
+                           "open_orders": len(self.engine.orders.open_orders()),
                            "orders": len(self.engine.orders.by_id), "connections": len(self.connections)})
 
     async def _payload(self, request: web.Request) -> dict[str, Any]:

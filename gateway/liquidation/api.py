@@ -125,6 +125,9 @@ def attach_liquidation(gateway: Gateway) -> LiquidationManager:
     policy = parse_policy(gateway.config.options.get("liquidation"))
     manager = LiquidationManager(gateway.engine, gateway.timers, policy, gateway.extras.get("parents"))
     gateway.extras["liquidation"] = manager
+    from gateway.liquidation.recovery import LiquidationRecovery
+
+    gateway.engine.register_recoverable("liquidation.", LiquidationRecovery(manager))
     commands = gateway.commands
 
     def require_role(principal: Principal, roles: tuple[Role, ...], what: str) -> None:

@@ -93,6 +93,7 @@ class LiquidationManager(EngineObserver):
         self.liquidations: dict[str, Liquidation] = {}
         self._answers: dict[str, dict[str, Any]] = {}  # instruction id -> the answer it got: the same id acts once
         self._lines: dict[str, tuple[Liquidation, LadderLine]] = {}  # line id -> owner
+        self._working_by_symbol: dict[str, dict[str, LadderLine]] = {}  # lines still selling, for the tape
         self._line_timers: dict[str, TimerHandle] = {}
         self._arrivals = itertools.count(1)
         self._sequence = 0
@@ -109,7 +110,7 @@ class LiquidationManager(EngineObserver):
         seen = self._answers.get(instruction.instruction_id)
         if seen is not None:
             return {**seen, "duplicate": True}
-        self.engine._journal("liquidation.instruction", _instruction_record(instruction))
+        self.engine.journal_record("liquidation.instruction", _instruction_record(instruction))
         state = self.accounts.setdefault(instruction.account, AccountTier())
         previous = state.tier
         now = self.clock.now_ns()
@@ -204,8 +205,9 @@ class LiquidationManager(EngineObserver):
         if instruction.positions is not None:
             positions = dict(instruction.positions)
         else:
-            positions = {symbol: position.quantity for (owner, symbol), position in self.engine.positions.items()
-                         if owner == instruction.account and position.quantity}
+            positions = {symbol: position.quantity
+                         for symbol, position in self.engine.account_positions(instruction.account).items()
+                         if position.quantity}
         plan = self.planner.plan(instruction, positions, self._views(),
                                  account.liquidate_last if account is not None else frozenset())
         self._sequence += 1
@@ -213,6 +215,7 @@ class LiquidationManager(EngineObserver):
                                   (-instruction.underwater, next(self._arrivals)))
         self.liquidations[liquidation.liquidation_id] = liquidation
         held = bool(plan.review_reasons)
+        self.engine.journal_record("liquidation.planned", _plan_record(liquidation, held))
         self.engine.publish(self._planned_event(liquidation, held))
         log.warning("liquidation_planned", liquidation_id=liquidation.liquidation_id, account=instruction.account,
                     required_sale=money(plan.required_sale), lines=len(plan.lines), skipped=len(plan.skipped),
@@ -244,8 +247,10 @@ class LiquidationManager(EngineObserver):
         if decision == "modified":
             self._modify(liquidation, quantities or {})
             liquidation.modified_by = principal
-        self.engine._journal("liquidation.review", {"liquidation_id": liquidation_id, "decision": decision,
-                                                    "principal": principal, "quantities": quantities})
+        self.engine.journal_record("liquidation.review", {"liquidation_id": liquidation_id, "decision": decision,
+                                                          "principal": principal, "quantities": quantities,
+                                                          "lines": [_line_record(line) for line in
+                                                                    liquidation.plan.lines]})
         self.engine.publish(LiquidationReviewed(self.clock.now_ns(), liquidation.plan.account, liquidation_id, decision,
                                                 principal, [_line_view(line) for line in liquidation.plan.lines]))
         log.warning("liquidation_reviewed", liquidation_id=liquidation_id, decision=decision, principal=principal)
@@ -284,6 +289,20 @@ class LiquidationManager(EngineObserver):
     # --- execution ----------------------------------------------------------------------------------------------
 
     def _start(self, liquidation: Liquidation) -> None:
+        self._build_lines(liquidation)
+        plan = liquidation.plan
+        tracker = liquidation.tracker
+        assert tracker is not None
+        self.engine.publish(LiquidationStarted(self.clock.now_ns(), plan.account, liquidation.liquidation_id,
+                                               plan.instruction_id))
+        if not plan.lines:
+            self._finish(liquidation, "target_met" if tracker.met() else "failed",
+                         "nothing to sell" if tracker.met() else "no tradable position covers the target")
+            return
+        self._start_ready_lines(liquidation)
+
+    def _build_lines(self, liquidation: Liquidation) -> None:
+        """The target tracker and one ladder per plan line, not yet started."""
         now = self.clock.now_ns()
         plan = liquidation.plan
         instruction = liquidation.instruction
@@ -295,18 +314,13 @@ class LiquidationManager(EngineObserver):
         liquidation.tracker = TargetTracker(instruction.target, plan.required_sale, plan.cost_rate,
                                             Fraction(self.policy.fee_bps) / 10_000, marks,
                                             {line.symbol: line.quantity for line in plan.lines})
-        self.engine.publish(LiquidationStarted(now, plan.account, liquidation.liquidation_id, plan.instruction_id))
         for line in plan.lines:
             ladder = LadderLine(f"{liquidation.liquidation_id}-{line.symbol}", plan.account, "liquidation",
                                 self.engine.instruments[line.symbol], Side(line.side), line.quantity,
                                 line.reference_price, self.policy, now, instruction.deadline_ns)
             liquidation.lines[line.symbol] = ladder
             self._lines[ladder.parent_id] = (liquidation, ladder)
-        if not plan.lines:
-            self._finish(liquidation, "target_met" if liquidation.tracker.met() else "failed",
-                         "nothing to sell" if liquidation.tracker.met() else "no tradable position covers the target")
-            return
-        self._start_ready_lines(liquidation)
+            self._working_by_symbol.setdefault(line.symbol, {})[ladder.parent_id] = ladder
 
     def _start_ready_lines(self, liquidation: Liquidation) -> None:
         """Start each line whose symbol has none of the account's own orders still open: cancel first, then sell."""
@@ -453,6 +467,8 @@ class LiquidationManager(EngineObserver):
         liquidation.status = LiquidationStatus.DONE
         liquidation.outcome = outcome
         liquidation.ts_finished = self.clock.now_ns()
+        self.engine.journal_record("liquidation.finished", {"liquidation_id": liquidation.liquidation_id,
+                                                            "outcome": outcome, "reason": reason}, required=False)
         tracker = liquidation.tracker
         sold = tracker.sold_value if tracker is not None else Fraction(0)
         remaining = tracker.remaining() if tracker is not None else liquidation.plan.required_sale
@@ -521,8 +537,13 @@ class LiquidationManager(EngineObserver):
             self._start_ready_lines(liquidation)
 
     def on_trade(self, trade: TradePrint) -> None:
-        for liquidation, ladder in self._lines.values():
-            if ladder.symbol == trade.symbol and not ladder.done:
+        lines = self._working_by_symbol.get(trade.symbol)
+        if not lines:
+            return
+        for line_id, ladder in list(lines.items()):
+            if ladder.done:
+                del lines[line_id]
+            else:
                 ladder.on_trade(trade.ts_event, trade.quantity, trade.own)
 
     def on_quote(self, quote: Quote) -> None:
@@ -565,6 +586,23 @@ def _line_view(line: PlanLine) -> dict[str, object]:
             "reference_price": line.reference_price_text, "value": money(line.value),
             "expected_impact_bps": line.expected_impact_bps, "expected_cost": line.expected_cost,
             "expected_duration_s": line.expected_duration_s, "liquidate_last": line.liquidate_last}
+
+
+def _line_record(line: PlanLine) -> list[Any]:
+    return [line.symbol, line.side, line.quantity, line.position, line.reference_price, line.reference_price_text,
+            str(line.value), line.expected_impact_bps, line.expected_cost, line.expected_duration_s,
+            line.liquidate_last]
+
+
+def _plan_record(liquidation: Liquidation, held: bool) -> dict[str, Any]:
+    plan = liquidation.plan
+    return {"liquidation_id": liquidation.liquidation_id, "instruction_id": plan.instruction_id,
+            "account": plan.account, "target_kind": plan.target_kind.value, "required_sale": str(plan.required_sale),
+            "cost_rate": str(plan.cost_rate), "shortfall": str(plan.shortfall), "held": held,
+            "lines": [_line_record(line) for line in plan.lines],
+            "skipped": [[s.symbol, s.position, s.reason] for s in plan.skipped],
+            "review_reasons": list(plan.review_reasons), "priority": [str(liquidation.priority[0]),
+                                                                      liquidation.priority[1]]}
 
 
 def _instruction_record(instruction: Instruction) -> dict[str, Any]:

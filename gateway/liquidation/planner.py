@@ -119,7 +119,9 @@ class Planner:
                 required, lines, shortfall = self._allocate(sale, candidates, positions, views, liquidate_last)
                 if target.cost_rate is not None or not lines or notes:
                     break
-                rate = self._plan_cost_rate(lines)
+                previous, rate = rate, self._plan_cost_rate(lines)
+                if abs(rate - previous) < Fraction(1, 10**7):  # settled to a thousandth of a basis point
+                    break
         return Plan(instruction.instruction_id, instruction.account, target.kind, required, rate, lines, skipped,
                     shortfall, notes + self._review_reasons(lines, skipped, views, rate))
 
@@ -181,11 +183,11 @@ class Planner:
         )
 
     def _plan_cost_rate(self, lines: list[PlanLine]) -> Fraction:
-        value = sum((line.value for line in lines), Fraction(0))
+        """The plan's expected cost per unit of value: an estimate, so float arithmetic, kept to 1e-10 as a Fraction."""
+        value = sum(float(line.value) for line in lines)
         if not value:
             return Fraction(self.policy.fee_bps) / 10_000
-        cost = sum((Fraction(line.expected_cost).limit_denominator(100) for line in lines), Fraction(0))
-        return cost / value
+        return Fraction(round(sum(line.expected_cost for line in lines) / value * 1e10), 10**10)
 
     def _review_reasons(self, lines: list[PlanLine], skipped: list[SkippedPosition], views: dict[str, SymbolView],
                         rate: Fraction) -> list[str]:

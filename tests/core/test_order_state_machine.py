@@ -34,7 +34,7 @@ def test_a_normal_life_new_partial_fill() -> None:
     store.apply_report(order, report(ExecType.TRADE, 60, 10_000, "e2"))
     assert order.status is OrderStatus.FILLED and order.filled_quantity == 100
     assert order.filled_cost == 40 * 10_001 + 60 * 10_000
-    assert store.open_count["ACC"] == 0
+    assert store.open_count("ACC") == 0
 
 
 @pytest.mark.parametrize(
@@ -140,4 +140,4 @@ def test_no_sequence_of_reports_breaks_the_invariants(steps: list[tuple[ExecType
         assert order.leaves_quantity >= 0
         if order.status is OrderStatus.FILLED and not corrected:
             assert order.filled_quantity == order.quantity
-        assert store.open_count["ACC"] == (1 if order.is_working else 0)
+        assert store.open_count("ACC") == (1 if order.is_working else 0)

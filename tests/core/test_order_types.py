@@ -111,7 +111,7 @@ def test_cancel_and_amend(sim_world) -> None:
     world.engine.cancel_order(alice, CancelOrder(order.order_id))
     world.advance(0.01)
     assert order.status is OrderStatus.CANCELED and order.filled_quantity == 50
-    assert world.engine.orders.open_count["ALICE-1"] == 0
+    assert world.engine.orders.open_count("ALICE-1") == 0
 
 
 def test_venue_rejects_an_order_on_a_halted_symbol(sim_world) -> None:
