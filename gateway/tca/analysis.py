@@ -193,27 +193,53 @@ def attribute_arrays(
     chunks = n_chunks or k.default_chunks()
     parallel = chunks > 1 and fill_qty.shape[0] >= PARALLEL_MIN_FILLS
     group_part, order_part = k.fill_buffers(chunks if parallel else 1, n_groups, order_side.shape[0])
-    fills = (fill_order, fill_qty, fill_price, fill_fee, fill_ts, fill_keys, radix, np.int64(origin_ns),
-             np.int64(width_ns))
-    orders = (order_side, order_qty, order_decision, order_arrival, order_end, order_included,
-              home_group.astype(np.int64), rest_group.astype(np.int64), group_part, order_part,
-              np.float64(outlier_z))
+    fills = (
+        fill_order,
+        fill_qty,
+        fill_price,
+        fill_fee,
+        fill_ts,
+        fill_keys,
+        radix,
+        np.int64(origin_ns),
+        np.int64(width_ns),
+    )
+    orders = (
+        order_side,
+        order_qty,
+        order_decision,
+        order_arrival,
+        order_end,
+        order_included,
+        home_group.astype(np.int64),
+        rest_group.astype(np.int64),
+        group_part,
+        order_part,
+        np.float64(outlier_z),
+    )
     found = k.attribute_all(*fills, *orders) if parallel else k.attribute_all_serial(*fills, *orders)
     group_acc, order_acc, results, drops, outlier, total_bps = found
     return KernelOutput(group_acc, order_acc, results, drops, outlier, total_bps)
 
 
 def _compact_keys(
-    fill_keys: np.ndarray, order_keys: np.ndarray, radix: np.ndarray, fill_bucket: np.ndarray,
-    home_bucket: np.ndarray, rest_bucket: np.ndarray,
+    fill_keys: np.ndarray,
+    order_keys: np.ndarray,
+    radix: np.ndarray,
+    fill_bucket: np.ndarray,
+    home_bucket: np.ndarray,
+    rest_bucket: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Number the key combinations that occur, by sorting; return (codes, home codes, rest codes, decoded keys)."""
     n_fills, n_orders = fill_keys.shape[1], order_keys.shape[1]
-    rows = np.concatenate([
-        np.vstack([fill_keys.astype(np.int64), fill_bucket[None, :]]),
-        np.vstack([order_keys.astype(np.int64), home_bucket[None, :]]),
-        np.vstack([order_keys.astype(np.int64), rest_bucket[None, :]]),
-    ], axis=1)
+    rows = np.concatenate(
+        [
+            np.vstack([fill_keys.astype(np.int64), fill_bucket[None, :]]),
+            np.vstack([order_keys.astype(np.int64), home_bucket[None, :]]),
+            np.vstack([order_keys.astype(np.int64), rest_bucket[None, :]]),
+        ],
+        axis=1,
+    )
     code = np.zeros(rows.shape[1], dtype=np.int64)
     for k in range(rows.shape[0]):
         combined = code * int(radix[k]) + rows[k]
@@ -248,22 +274,41 @@ def attribute(
     width = bucket_width_ns if by_bucket else DAY_NS
     n_buckets = bucket_count(width) if by_bucket else 1
     radix = np.array([max(data.categories.size(name), 1) for name in keys] + [n_buckets], dtype=np.int64)
-    fill_keys = np.ascontiguousarray(np.vstack([fills.keys[name] for name in keys]) if keys else np.zeros((0, len(fills)), np.int32), dtype=np.int32)
-    order_keys = np.ascontiguousarray(np.vstack([orders.keys[name] for name in keys]) if keys else np.zeros((0, len(orders)), np.int32), dtype=np.int32)
+    fill_keys = np.ascontiguousarray(
+        np.vstack([fills.keys[name] for name in keys]) if keys else np.zeros((0, len(fills)), np.int32), dtype=np.int32
+    )
+    order_keys = np.ascontiguousarray(
+        np.vstack([orders.keys[name] for name in keys]) if keys else np.zeros((0, len(orders)), np.int32),
+        dtype=np.int32,
+    )
     fill_args = (
-        fills.order_index.astype(np.int32), fills.quantity.astype(np.int64), fills.price.astype(np.float64),
-        fills.fee.astype(np.float64), fills.ts.astype(np.int64),
+        fills.order_index.astype(np.int32),
+        fills.quantity.astype(np.int64),
+        fills.price.astype(np.float64),
+        fills.fee.astype(np.float64),
+        fills.ts.astype(np.int64),
     )
     order_args = (
-        orders.side.astype(np.int8), orders.quantity.astype(np.int64), orders.decision_price.astype(np.float64),
-        orders.arrival_price.astype(np.float64), orders.end_price.astype(np.float64), orders.included.astype(bool),
+        orders.side.astype(np.int8),
+        orders.quantity.astype(np.int64),
+        orders.decision_price.astype(np.float64),
+        orders.arrival_price.astype(np.float64),
+        orders.end_price.astype(np.float64),
+        orders.included.astype(bool),
     )
     if float(np.prod(radix.astype(np.float64))) <= DENSE_GROUP_LIMIT:
         home = group_ids(order_keys, radix, orders.arrival_ts, utc_offset_ns, width)
         rest = group_ids(order_keys, radix, orders.end_ts, utc_offset_ns, width)
         output = attribute_arrays(
-            *fill_args, fill_keys, radix, *order_args, home, rest,
-            origin_ns=utc_offset_ns, width_ns=width, outlier_z=outlier_z,
+            *fill_args,
+            fill_keys,
+            radix,
+            *order_args,
+            home,
+            rest,
+            origin_ns=utc_offset_ns,
+            width_ns=width,
+            outlier_z=outlier_z,
         )
         used = np.flatnonzero(np.any(output.group_acc != 0.0, axis=1))
         decoded = np.zeros((len(keys) + 1, used.shape[0]), dtype=np.int64)
@@ -272,6 +317,7 @@ def attribute(
             decoded[index] = remainder % radix[index]
             remainder //= radix[index]
     else:
+
         def bucket(ts: np.ndarray) -> np.ndarray:
             return ((ts + utc_offset_ns) // width) % n_buckets if n_buckets > 1 else np.zeros_like(ts)
 
@@ -280,7 +326,12 @@ def attribute(
         )
         compact_radix = np.array([decoded_all.shape[1], 1], dtype=np.int64)
         output = attribute_arrays(
-            *fill_args, np.ascontiguousarray(fill_code.astype(np.int32)[None, :]), compact_radix, *order_args, home, rest,
+            *fill_args,
+            np.ascontiguousarray(fill_code.astype(np.int32)[None, :]),
+            compact_radix,
+            *order_args,
+            home,
+            rest,
             outlier_z=outlier_z,
         )
         used = np.flatnonzero(np.any(output.group_acc != 0.0, axis=1))
@@ -310,14 +361,22 @@ def order_costs(data: TcaData, output: KernelOutput) -> OrderCosts:
     orders = data.orders
     results = output.order_results
     paper = results[:, k.R_PAPER_NOTIONAL]
-    parts = {"delay": k.R_DELAY, "trading": k.R_TRADING, "opportunity": k.R_OPPORTUNITY, "fees": k.R_FEES,
-             "total": k.R_TOTAL}
+    parts = {
+        "delay": k.R_DELAY,
+        "trading": k.R_TRADING,
+        "opportunity": k.R_OPPORTUNITY,
+        "fees": k.R_FEES,
+        "total": k.R_TOTAL,
+    }
     currency = {name: results[:, index] for name, index in parts.items()}
     average = results[:, k.R_AVERAGE_PRICE]
     side = orders.side.astype(np.float64)
     benchmarks = {
-        "arrival": orders.arrival_price, "interval_vwap": orders.interval_vwap, "day_vwap": orders.day_vwap,
-        "close": orders.close_price, "prev_close": orders.prev_close_price,
+        "arrival": orders.arrival_price,
+        "interval_vwap": orders.interval_vwap,
+        "day_vwap": orders.day_vwap,
+        "close": orders.close_price,
+        "prev_close": orders.prev_close_price,
     }
     return OrderCosts(
         order_id=orders.order_id,
@@ -364,7 +423,9 @@ def analyse(
     diagnostics = {
         "orders": len(data.orders),
         "orders_included": int(np.count_nonzero(data.orders.included)),
-        "orders_without_fills": int(np.count_nonzero(data.orders.included & (output.order_acc[:, k.O_FILLED_QTY] == 0))),
+        "orders_without_fills": int(
+            np.count_nonzero(data.orders.included & (output.order_acc[:, k.O_FILLED_QTY] == 0))
+        ),
         "orders_excluded_zero_quantity": int(np.count_nonzero(exclusion == "ZERO_QUANTITY")),
         "orders_excluded_no_arrival_price": int(np.count_nonzero(exclusion == "NO_ARRIVAL_PRICE")),
         "orders_excluded_no_end_price": int(np.count_nonzero(exclusion == "NO_END_PRICE")),

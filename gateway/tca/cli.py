@@ -31,20 +31,49 @@ def _grouping(text: str) -> tuple[str, ...]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the tca command's arguments to its (sub)parser."""
-    parser.add_argument("files", nargs="+", type=Path, metavar="FILE",
-                        help="CSV or Parquet files of orders, fills and (optionally) market prints, told apart by columns")
-    parser.add_argument("--group-by", action="append", type=_grouping, metavar="KEYS", dest="group_by",
-                        help="comma-separated keys among client, account, strategy, venue, symbol, bucket; repeatable"
-                             f" (default: {' / '.join(DEFAULT_GROUPINGS)})")
+    parser.add_argument(
+        "files",
+        nargs="+",
+        type=Path,
+        metavar="FILE",
+        help="CSV or Parquet files of orders, fills and (optionally) market prints, told apart by columns",
+    )
+    parser.add_argument(
+        "--group-by",
+        action="append",
+        type=_grouping,
+        metavar="KEYS",
+        dest="group_by",
+        help="comma-separated keys among client, account, strategy, venue, symbol, bucket; repeatable"
+        f" (default: {' / '.join(DEFAULT_GROUPINGS)})",
+    )
     parser.add_argument("--bucket-minutes", type=int, default=30, help="width of time-of-day buckets (default 30)")
-    parser.add_argument("--utc-offset-minutes", type=int, default=0,
-                        help="local time = UTC + this, for buckets and trading days (default 0)")
-    parser.add_argument("--outlier-z", type=float, default=4.0,
-                        help="flag orders this many robust standard deviations from the median total bps (default 4)")
-    parser.add_argument("--json", type=Path, default=Path("tca.json"), dest="json_path",
-                        help="where to write the JSON results (default tca.json)")
-    parser.add_argument("--html", type=Path, default=Path("tca.html"), dest="html_path",
-                        help="where to write the HTML report (default tca.html)")
+    parser.add_argument(
+        "--utc-offset-minutes",
+        type=int,
+        default=0,
+        help="local time = UTC + this, for buckets and trading days (default 0)",
+    )
+    parser.add_argument(
+        "--outlier-z",
+        type=float,
+        default=4.0,
+        help="flag orders this many robust standard deviations from the median total bps (default 4)",
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=Path("tca.json"),
+        dest="json_path",
+        help="where to write the JSON results (default tca.json)",
+    )
+    parser.add_argument(
+        "--html",
+        type=Path,
+        default=Path("tca.html"),
+        dest="html_path",
+        help="where to write the HTML report (default tca.html)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,17 +87,27 @@ def run(args: argparse.Namespace) -> int:
     groupings = requested + [g for g in PLOT_GROUPINGS if g not in requested]
     try:
         if args.bucket_minutes <= 0 or (24 * 60) % args.bucket_minutes:
-            raise refuse(ErrorCode.VALIDATION_PARAMETER,
-                         f"--bucket-minutes {args.bucket_minutes} must divide 1440 (24 hours) evenly", "bucket_minutes")
+            raise refuse(
+                ErrorCode.VALIDATION_PARAMETER,
+                f"--bucket-minutes {args.bucket_minutes} must divide 1440 (24 hours) evenly",
+                "bucket_minutes",
+            )
         offset_ns = args.utc_offset_minutes * NS_PER_MINUTE
         data = load_files(args.files, utc_offset_ns=offset_ns)
-        result = analyse(data, groupings, bucket_width_ns=args.bucket_minutes * NS_PER_MINUTE,
-                         utc_offset_ns=offset_ns, outlier_z=args.outlier_z)
+        result = analyse(
+            data,
+            groupings,
+            bucket_width_ns=args.bucket_minutes * NS_PER_MINUTE,
+            utc_offset_ns=offset_ns,
+            outlier_z=args.outlier_z,
+        )
     except RefusalError as error:
         print(f"error {error.refusal.code.value}: {error.refusal.message}", file=sys.stderr)
         return 2
     except OSError as error:
-        print(f"error {ErrorCode.VALIDATION_FIELD.value}: cannot read {error.filename}: {error.strerror}", file=sys.stderr)
+        print(
+            f"error {ErrorCode.VALIDATION_FIELD.value}: cannot read {error.filename}: {error.strerror}", file=sys.stderr
+        )
         return 2
     inputs = [str(path) for path in args.files]
     for table in result.groupings:
@@ -82,8 +121,14 @@ def run(args: argparse.Namespace) -> int:
     args.json_path.write_text(json.dumps(json_document(result, inputs), indent=1, allow_nan=False))
     args.html_path.write_text(html_page(result, inputs), encoding="utf-8")
     print(f"wrote {args.json_path} and {args.html_path}")
-    log.info("tca_report_written", orders=result.diagnostics["orders"], fills=result.diagnostics["fills"],
-             json=str(args.json_path), html=str(args.html_path), seconds=round(time.perf_counter() - started, 3))
+    log.info(
+        "tca_report_written",
+        orders=result.diagnostics["orders"],
+        fills=result.diagnostics["fills"],
+        json=str(args.json_path),
+        html=str(args.html_path),
+        seconds=round(time.perf_counter() - started, 3),
+    )
     return 0
 
 

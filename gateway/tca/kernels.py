@@ -93,7 +93,19 @@ def _init_rows(order_part, order_side, order_decision, order_arrival, order_incl
 
 @njit(cache=True)
 def _fill_range(  # type: ignore[no-untyped-def]
-    start, stop, acc, rows, drop, fill_order, fill_qty, fill_price, fill_fee, fill_ts, fill_keys, radix, origin_ns,
+    start,
+    stop,
+    acc,
+    rows,
+    drop,
+    fill_order,
+    fill_qty,
+    fill_price,
+    fill_fee,
+    fill_ts,
+    fill_keys,
+    radix,
+    origin_ns,
     width_ns,
 ):
     """Add fills start..stop-1 to one thread's accumulators: the hot loop."""
@@ -141,7 +153,9 @@ def _fill_range(  # type: ignore[no-untyped-def]
         elif k == 2:
             g = (np.int64(fill_keys[0, i]) * radix[1] + fill_keys[1, i]) * n_buckets + bucket
         elif k == 3:
-            g = ((np.int64(fill_keys[0, i]) * radix[1] + fill_keys[1, i]) * radix[2] + fill_keys[2, i]) * n_buckets + bucket
+            g = (
+                (np.int64(fill_keys[0, i]) * radix[1] + fill_keys[1, i]) * radix[2] + fill_keys[2, i]
+            ) * n_buckets + bucket
         else:
             g = np.int64(0)
             for key in range(k):
@@ -212,20 +226,61 @@ def accumulate_fills(  # type: ignore[no-untyped-def]
     drops = _init_rows(order_part, order_side, order_decision, order_arrival, order_included)
     step = (n + n_chunks - 1) // n_chunks
     for chunk in prange(n_chunks):
-        _fill_range(chunk * step, min(n, chunk * step + step), group_part[chunk], order_part[chunk], drops[chunk],
-                    fill_order, fill_qty, fill_price, fill_fee, fill_ts, fill_keys, radix, origin_ns, width_ns)
+        _fill_range(
+            chunk * step,
+            min(n, chunk * step + step),
+            group_part[chunk],
+            order_part[chunk],
+            drops[chunk],
+            fill_order,
+            fill_qty,
+            fill_price,
+            fill_fee,
+            fill_ts,
+            fill_keys,
+            radix,
+            origin_ns,
+            width_ns,
+        )
     return _merge(group_part, order_part, drops)
 
 
 @njit(cache=True)
 def accumulate_fills_serial(  # type: ignore[no-untyped-def]
-    fill_order, fill_qty, fill_price, fill_fee, fill_ts, fill_keys, radix, origin_ns, width_ns,
-    order_side, order_decision, order_arrival, order_included, group_part, order_part,
+    fill_order,
+    fill_qty,
+    fill_price,
+    fill_fee,
+    fill_ts,
+    fill_keys,
+    radix,
+    origin_ns,
+    width_ns,
+    order_side,
+    order_decision,
+    order_arrival,
+    order_included,
+    group_part,
+    order_part,
 ):
     """Do what accumulate_fills does on one thread (buffers of one slice), without starting the thread pool."""
     drops = _init_rows(order_part, order_side, order_decision, order_arrival, order_included)
-    _fill_range(0, fill_qty.shape[0], group_part[0], order_part[0], drops[0], fill_order, fill_qty, fill_price,
-                fill_fee, fill_ts, fill_keys, radix, origin_ns, width_ns)
+    _fill_range(
+        0,
+        fill_qty.shape[0],
+        group_part[0],
+        order_part[0],
+        drops[0],
+        fill_order,
+        fill_qty,
+        fill_price,
+        fill_fee,
+        fill_ts,
+        fill_keys,
+        radix,
+        origin_ns,
+        width_ns,
+    )
     return _merge(group_part, order_part, drops)
 
 
@@ -363,8 +418,17 @@ def robust_outliers(values, threshold_z):  # type: ignore[no-untyped-def]
 
 @njit(cache=True)
 def _finish(  # type: ignore[no-untyped-def]
-    group_acc, order_acc, order_side, order_qty, order_decision, order_arrival, order_end, order_included,
-    home_group, rest_group, outlier_z,
+    group_acc,
+    order_acc,
+    order_side,
+    order_qty,
+    order_decision,
+    order_arrival,
+    order_end,
+    order_included,
+    home_group,
+    rest_group,
+    outlier_z,
 ):
     results = order_costs(order_side, order_qty, order_decision, order_arrival, order_end, order_included, order_acc)
     m = order_side.shape[0]
@@ -375,46 +439,133 @@ def _finish(  # type: ignore[no-untyped-def]
             total_bps[o] = results[o, R_TOTAL] / paper * 10_000.0
     outlier = robust_outliers(total_bps, outlier_z)
     accumulate_orders(
-        group_acc, home_group, rest_group, order_side, order_qty, order_decision, order_arrival, order_end,
-        order_included, order_acc[:, O_FILLED_QTY].copy(), outlier,
+        group_acc,
+        home_group,
+        rest_group,
+        order_side,
+        order_qty,
+        order_decision,
+        order_arrival,
+        order_end,
+        order_included,
+        order_acc[:, O_FILLED_QTY].copy(),
+        outlier,
     )
     return results, outlier, total_bps
 
 
 @njit(cache=True)
 def attribute_all(  # type: ignore[no-untyped-def]
-    fill_order, fill_qty, fill_price, fill_fee, fill_ts, fill_keys, radix, origin_ns, width_ns,
-    order_side, order_qty, order_decision, order_arrival, order_end, order_included, home_group, rest_group,
-    group_part, order_part, outlier_z,
+    fill_order,
+    fill_qty,
+    fill_price,
+    fill_fee,
+    fill_ts,
+    fill_keys,
+    radix,
+    origin_ns,
+    width_ns,
+    order_side,
+    order_qty,
+    order_decision,
+    order_arrival,
+    order_end,
+    order_included,
+    home_group,
+    rest_group,
+    group_part,
+    order_part,
+    outlier_z,
 ):
     """Run the whole attribution in one call, the fill loop in parallel (one cached library to load).
 
     Return (group_acc, order_acc, order_results, drop_counts, outlier flags, total bps per order).
     """
     group_acc, order_acc, drops = accumulate_fills(
-        fill_order, fill_qty, fill_price, fill_fee, fill_ts, fill_keys, radix, origin_ns, width_ns,
-        order_side, order_decision, order_arrival, order_included, group_part, order_part,
+        fill_order,
+        fill_qty,
+        fill_price,
+        fill_fee,
+        fill_ts,
+        fill_keys,
+        radix,
+        origin_ns,
+        width_ns,
+        order_side,
+        order_decision,
+        order_arrival,
+        order_included,
+        group_part,
+        order_part,
     )
     results, outlier, total_bps = _finish(
-        group_acc, order_acc, order_side, order_qty, order_decision, order_arrival, order_end, order_included,
-        home_group, rest_group, outlier_z,
+        group_acc,
+        order_acc,
+        order_side,
+        order_qty,
+        order_decision,
+        order_arrival,
+        order_end,
+        order_included,
+        home_group,
+        rest_group,
+        outlier_z,
     )
     return group_acc, order_acc, results, drops, outlier, total_bps
 
 
 @njit(cache=True)
 def attribute_all_serial(  # type: ignore[no-untyped-def]
-    fill_order, fill_qty, fill_price, fill_fee, fill_ts, fill_keys, radix, origin_ns, width_ns,
-    order_side, order_qty, order_decision, order_arrival, order_end, order_included, home_group, rest_group,
-    group_part, order_part, outlier_z,
+    fill_order,
+    fill_qty,
+    fill_price,
+    fill_fee,
+    fill_ts,
+    fill_keys,
+    radix,
+    origin_ns,
+    width_ns,
+    order_side,
+    order_qty,
+    order_decision,
+    order_arrival,
+    order_end,
+    order_included,
+    home_group,
+    rest_group,
+    group_part,
+    order_part,
+    outlier_z,
 ):
     """Do what attribute_all does on one thread, for inputs too small to pay for the thread pool."""
     group_acc, order_acc, drops = accumulate_fills_serial(
-        fill_order, fill_qty, fill_price, fill_fee, fill_ts, fill_keys, radix, origin_ns, width_ns,
-        order_side, order_decision, order_arrival, order_included, group_part, order_part,
+        fill_order,
+        fill_qty,
+        fill_price,
+        fill_fee,
+        fill_ts,
+        fill_keys,
+        radix,
+        origin_ns,
+        width_ns,
+        order_side,
+        order_decision,
+        order_arrival,
+        order_included,
+        group_part,
+        order_part,
     )
     results, outlier, total_bps = _finish(
-        group_acc, order_acc, order_side, order_qty, order_decision, order_arrival, order_end, order_included,
-        home_group, rest_group, outlier_z,
+        group_acc,
+        order_acc,
+        order_side,
+        order_qty,
+        order_decision,
+        order_arrival,
+        order_end,
+        order_included,
+        home_group,
+        rest_group,
+        outlier_z,
     )
     return group_acc, order_acc, results, drops, outlier, total_bps

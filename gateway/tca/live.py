@@ -45,10 +45,14 @@ class LiveShortfall:
         if quantity <= 0:
             raise refuse(ErrorCode.VALIDATION_QUANTITY, f"quantity must be positive, got {quantity}", "quantity")
         if arrival_price <= 0:
-            raise refuse(ErrorCode.VALIDATION_PRICE, f"arrival_price must be positive, got {arrival_price}", "arrival_price")
+            raise refuse(
+                ErrorCode.VALIDATION_PRICE, f"arrival_price must be positive, got {arrival_price}", "arrival_price"
+            )
         decision = arrival_price if decision_price is None else decision_price
         if decision <= 0:
-            raise refuse(ErrorCode.VALIDATION_PRICE, f"decision_price must be positive, got {decision}", "decision_price")
+            raise refuse(
+                ErrorCode.VALIDATION_PRICE, f"decision_price must be positive, got {decision}", "decision_price"
+            )
         return cls(side, quantity, arrival_price, decision, price_precision, mark_price=arrival_price)
 
     # --- updates: each O(1) -------------------------------------------------------------------------------------

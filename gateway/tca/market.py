@@ -1,4 +1,4 @@
-"""Market benchmarks from the public tape: interval VWAP without our own prints, full-day VWAP, close, previous close."""
+"""Market benchmarks from the public tape: interval VWAP without our prints, full-day VWAP, close, previous close."""
 
 from __future__ import annotations
 
@@ -53,8 +53,13 @@ def market_benchmarks(
     cum_qty = np.concatenate(([0.0], np.cumsum(market_qty)))
     symbol_start = np.searchsorted(symbol, np.arange(n_symbols + 1)).astype(np.int64)
     interval = kernels.interval_vwap(
-        ts.astype(np.int64), cum_notional, cum_qty, symbol_start, order_symbol.astype(np.int32),
-        start_ts.astype(np.int64), end_ts.astype(np.int64),
+        ts.astype(np.int64),
+        cum_notional,
+        cum_qty,
+        symbol_start,
+        order_symbol.astype(np.int32),
+        start_ts.astype(np.int64),
+        end_ts.astype(np.int64),
     )
 
     # Sorted by (symbol, ts) is also sorted by (symbol, day): each (symbol, day) is one run of rows.
@@ -71,8 +76,10 @@ def market_benchmarks(
 
     order_key = order_symbol.astype(np.int64) * _DAY_RADIX + local_day(start_ts, utc_offset_ns)
     at = np.searchsorted(keys, order_key)
-    found = (at < keys.shape[0]) & (keys[np.minimum(at, max(keys.shape[0] - 1, 0))] == order_key) if keys.size else (
-        np.zeros(order_key.shape[0], dtype=bool)
+    found = (
+        (at < keys.shape[0]) & (keys[np.minimum(at, max(keys.shape[0] - 1, 0))] == order_key)
+        if keys.size
+        else (np.zeros(order_key.shape[0], dtype=bool))
     )
     at = np.minimum(at, max(keys.shape[0] - 1, 0))
 

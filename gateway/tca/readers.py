@@ -30,7 +30,9 @@ def read_csv(path: Path) -> Columns:
             if not row:
                 continue
             if len(row) != len(header):
-                raise refuse(ErrorCode.VALIDATION_FIELD, f"{path} line {line}: {len(row)} cells, header has {len(header)}")
+                raise refuse(
+                    ErrorCode.VALIDATION_FIELD, f"{path} line {line}: {len(row)} cells, header has {len(header)}"
+                )
             for values, cell in zip(lists, row):
                 values.append(cell)
     return columns

@@ -25,8 +25,12 @@ TABLE_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("total_cost", "total cost", ",.2f"),
     ("outliers", "outliers", "d"),
 )
-COMPONENT_COLORS = {"delay": svg.PALETTE[0], "trading": svg.PALETTE[1], "opportunity": svg.PALETTE[2],
-                    "fees": svg.PALETTE[3]}
+COMPONENT_COLORS = {
+    "delay": svg.PALETTE[0],
+    "trading": svg.PALETTE[1],
+    "opportunity": svg.PALETTE[2],
+    "fees": svg.PALETTE[3],
+}
 
 
 def _cell(value: Any, fmt: str) -> str:
@@ -41,9 +45,13 @@ def text_table(table: GroupTable) -> str:
     """Return the grouping as an aligned text table, costs in bps of paper notional."""
     rows = table.rows()
     header = [*table.group_by, *(title for _, title, _ in TABLE_COLUMNS)]
-    body = [[str(row[key]) for key in table.group_by] + [_cell(row[key], fmt) for key, _, fmt in TABLE_COLUMNS]
-            for row in rows]
-    widths = [max(len(header[i]), *(len(line[i]) for line in body)) if body else len(header[i]) for i in range(len(header))]
+    body = [
+        [str(row[key]) for key in table.group_by] + [_cell(row[key], fmt) for key, _, fmt in TABLE_COLUMNS]
+        for row in rows
+    ]
+    widths = [
+        max(len(header[i]), *(len(line[i]) for line in body)) if body else len(header[i]) for i in range(len(header))
+    ]
     n_keys = len(table.group_by)
 
     def line(cells: Sequence[str]) -> str:
@@ -139,7 +147,9 @@ def _html_table(table: GroupTable) -> str:
     for row in rows:
         label = " / ".join(str(row[k]) for k in table.group_by)
         cells = "".join(f'<td class="key">{escape(str(row[k]))}</td>' for k in table.group_by)
-        cells += "".join(f'<td data-column="{key}">{escape(_cell(row[key], fmt))}</td>' for key, _, fmt in TABLE_COLUMNS)
+        cells += "".join(
+            f'<td data-column="{key}">{escape(_cell(row[key], fmt))}</td>' for key, _, fmt in TABLE_COLUMNS
+        )
         lines.append(f'<tr data-group="{escape(label)}">{cells}</tr>')
     lines.append("</tbody></table>")
     return "".join(lines)
@@ -154,23 +164,35 @@ def html_page(result: TcaResult, inputs: Sequence[str]) -> str:
     by_strategy = find_table(result, ("strategy",))
     if by_strategy is not None:
         labels = [label[0] for label in by_strategy.labels]
-        series = [svg.Series(name, [float(v) for v in by_strategy.bps(name)], COMPONENT_COLORS[name])
-                  for name in ("delay", "trading", "opportunity", "fees")]
+        series = [
+            svg.Series(name, [float(v) for v in by_strategy.bps(name)], COMPONENT_COLORS[name])
+            for name in ("delay", "trading", "opportunity", "fees")
+        ]
         totals = [float(v) for v in by_strategy.bps("total")]
-        plots.append(svg.stacked_bars("shortfall-by-strategy", "Implementation shortfall by strategy, in parts",
-                                      labels, series, "bps", totals))
+        plots.append(
+            svg.stacked_bars(
+                "shortfall-by-strategy", "Implementation shortfall by strategy, in parts", labels, series, "bps", totals
+            )
+        )
     by_bucket = find_table(result, (BUCKET,))
     if by_bucket is not None:
         labels = [label[0] for label in by_bucket.labels]
-        plots.append(svg.bars("cost-by-time-of-day", "Cost by time of day (total shortfall)", labels,
-                              [float(v) for v in by_bucket.bps("total")], "bps"))
+        plots.append(
+            svg.bars(
+                "cost-by-time-of-day",
+                "Cost by time of day (total shortfall)",
+                labels,
+                [float(v) for v in by_bucket.bps("total")],
+                "bps",
+            )
+        )
     tables = [f"<h2>By {escape(', '.join(t.group_by) or 'all')}</h2>{_html_table(t)}" for t in result.groupings]
     diagnostics = "".join(f"<dt>{escape(k)}</dt><dd>{v}</dd>" for k, v in result.diagnostics.items())
     worst = _worst_orders(result)
     return (
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Unwind TCA report</title>"
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Unwind TCA report</title>'
         f"<style>{STYLE}</style></head><body><h1>Transaction cost analysis</h1>"
-        f"<p class=\"note\">Inputs: {escape(', '.join(inputs))}. Costs are implementation shortfall against the "
+        f'<p class="note">Inputs: {escape(", ".join(inputs))}. Costs are implementation shortfall against the '
         "decision price, positive is a cost; bps are of the paper notional (quantity x decision price), groups as "
         f"ratio of sums; buckets are {result.bucket_width_ns // 60_000_000_000} minutes of local time "
         f"(UTC{result.utc_offset_ns // 60_000_000_000:+d} min).</p>"
@@ -183,17 +205,21 @@ def _worst_orders(result: TcaResult, limit: int = 15) -> str:
     costs = result.orders
     total_bps = costs.bps["total"]
     rows = [i for i in np.argsort(-np.nan_to_num(total_bps, nan=-np.inf)) if np.isfinite(total_bps[i])][:limit]
-    head = ("<tr><th class=\"key\">order</th><th>side</th><th>qty</th><th>filled</th><th>total bps</th>"
-            "<th>vs arrival bps</th><th>vs interval VWAP bps</th><th>outlier</th></tr>")
+    head = (
+        '<tr><th class="key">order</th><th>side</th><th>qty</th><th>filled</th><th>total bps</th>'
+        "<th>vs arrival bps</th><th>vs interval VWAP bps</th><th>outlier</th></tr>"
+    )
     body = []
     for i in rows:
         cls = ' class="outlier"' if costs.outlier[i] else ""
         vwap = costs.slippage_bps["interval_vwap"][i]
         arrival = costs.slippage_bps["arrival"][i]
         body.append(
-            f"<tr{cls}><td class=\"key\">{escape(str(costs.order_id[i]))}</td><td>{'BUY' if costs.side[i] > 0 else 'SELL'}"
+            f'<tr{cls}><td class="key">{escape(str(costs.order_id[i]))}</td>'
+            f"<td>{'BUY' if costs.side[i] > 0 else 'SELL'}"
             f"</td><td>{int(costs.quantity[i])}</td><td>{int(costs.filled_quantity[i])}</td><td>{total_bps[i]:.1f}</td>"
             f"<td>{'-' if not np.isfinite(arrival) else f'{arrival:.1f}'}</td>"
-            f"<td>{'-' if not np.isfinite(vwap) else f'{vwap:.1f}'}</td><td>{'yes' if costs.outlier[i] else ''}</td></tr>"
+            f"<td>{'-' if not np.isfinite(vwap) else f'{vwap:.1f}'}</td>"
+            f"<td>{'yes' if costs.outlier[i] else ''}</td></tr>"
         )
     return f'<table class="orders-table"><thead>{head}</thead><tbody>{"".join(body)}</tbody></table>'

@@ -72,11 +72,14 @@ class _Frame:
         for tick in self.ticks:
             y = self.y(tick)
             parts.append(f'<line x1="{self.left}" y1="{y:.1f}" x2="{self.right}" y2="{y:.1f}" class="grid"/>')
-            parts.append(f'<text x="{self.left - 6}" y="{y + 4:.1f}" text-anchor="end" class="tick">{_fmt(tick)}</text>')
+            parts.append(
+                f'<text x="{self.left - 6}" y="{y + 4:.1f}" text-anchor="end" class="tick">{_fmt(tick)}</text>'
+            )
         zero = self.y(0.0)
         parts.append(f'<line x1="{self.left}" y1="{zero:.1f}" x2="{self.right}" y2="{zero:.1f}" class="zero"/>')
+        middle = (self.top + self.bottom) / 2
         parts.append(
-            f'<text x="14" y="{(self.top + self.bottom) / 2:.1f}" transform="rotate(-90 14 {(self.top + self.bottom) / 2:.1f})"'
+            f'<text x="14" y="{middle:.1f}" transform="rotate(-90 14 {middle:.1f})"'
             f' text-anchor="middle" class="unit">{escape(unit)}</text>'
         )
         return parts
@@ -84,7 +87,8 @@ class _Frame:
 
 def _open(chart_id: str, title: str) -> list[str]:
     return [
-        f'<svg id="{escape(chart_id)}" class="chart" xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}"'
+        f'<svg id="{escape(chart_id)}" class="chart" xmlns="http://www.w3.org/2000/svg"'
+        f' width="{WIDTH}" height="{HEIGHT}"'
         f' viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(title)}">',
         f'<text x="{WIDTH / 2}" y="16" text-anchor="middle" class="title">{escape(title)}</text>',
     ]
@@ -111,8 +115,14 @@ def _empty(chart_id: str, title: str) -> str:
     return "".join(parts)
 
 
-def stacked_bars(chart_id: str, title: str, labels: Sequence[str], series: Sequence[Series], unit: str,
-                 totals: Sequence[float] | None = None) -> str:
+def stacked_bars(
+    chart_id: str,
+    title: str,
+    labels: Sequence[str],
+    series: Sequence[Series],
+    unit: str,
+    totals: Sequence[float] | None = None,
+) -> str:
     """Draw one bar per label with the series stacked, positives up and negatives down, and a total marker."""
     finite = [[v if math.isfinite(v) else 0.0 for v in s.values] for s in series]
     if not labels:
@@ -137,7 +147,8 @@ def stacked_bars(chart_id: str, title: str, labels: Sequence[str], series: Seque
             else:
                 down += value
             parts.append(
-                f'<rect class="bar" x="{x:.1f}" y="{min(y0, y1):.1f}" width="{width:.1f}" height="{max(abs(y1 - y0), 0.5):.1f}"'
+                f'<rect class="bar" x="{x:.1f}" y="{min(y0, y1):.1f}" width="{width:.1f}"'
+                f' height="{max(abs(y1 - y0), 0.5):.1f}"'
                 f' fill="{s.color}"><title>{escape(label)} {escape(s.name)}: {value:.2f} {escape(unit)}</title></rect>'
             )
         if totals is not None and math.isfinite(totals[i]):
@@ -156,14 +167,16 @@ def stacked_bars(chart_id: str, title: str, labels: Sequence[str], series: Seque
     return "".join(parts)
 
 
-def bars(chart_id: str, title: str, labels: Sequence[str], values: Sequence[float], unit: str,
-         color: str = PALETTE[0]) -> str:
+def bars(
+    chart_id: str, title: str, labels: Sequence[str], values: Sequence[float], unit: str, color: str = PALETTE[0]
+) -> str:
     """Draw one bar per label (NaN bars are left out)."""
     return stacked_bars(chart_id, title, labels, [Series(unit, list(values), color)], unit)
 
 
-def histogram(chart_id: str, title: str, edges: Sequence[float], counts: Sequence[int], unit: str,
-              color: str = PALETTE[0]) -> str:
+def histogram(
+    chart_id: str, title: str, edges: Sequence[float], counts: Sequence[int], unit: str, color: str = PALETTE[0]
+) -> str:
     """Draw counts over bins given by their edges, with the value axis for counts and bin edges below."""
     if not counts or sum(counts) == 0:
         return _empty(chart_id, title)
@@ -176,13 +189,16 @@ def histogram(chart_id: str, title: str, edges: Sequence[float], counts: Sequenc
         x = frame.left + slot * i
         y = frame.y(count)
         parts.append(
-            f'<rect class="bar" x="{x + 0.5:.1f}" y="{y:.1f}" width="{max(slot - 1, 0.5):.1f}" height="{frame.bottom - y:.1f}"'
+            f'<rect class="bar" x="{x + 0.5:.1f}" y="{y:.1f}" width="{max(slot - 1, 0.5):.1f}"'
+            f' height="{frame.bottom - y:.1f}"'
             f' fill="{color}"><title>{edges[i]:.1f} to {edges[i + 1]:.1f} {escape(unit)}: {count}</title></rect>'
         )
     for tick in nice_ticks(edges[0], edges[-1], 8):
         if edges[0] <= tick <= edges[-1]:
             x = frame.left + (tick - edges[0]) / (edges[-1] - edges[0]) * (frame.right - frame.left)
-            parts.append(f'<text x="{x:.1f}" y="{frame.bottom + 16}" text-anchor="middle" class="tick">{_fmt(tick)}</text>')
+            parts.append(
+                f'<text x="{x:.1f}" y="{frame.bottom + 16}" text-anchor="middle" class="tick">{_fmt(tick)}</text>'
+            )
     parts.append(
         f'<text x="{(frame.left + frame.right) / 2}" y="{frame.bottom + 36}" text-anchor="middle" class="unit">'
         f"{escape(unit)}</text></svg>"

@@ -21,7 +21,15 @@ MISSING_LABEL = "(none)"
 MISSING_TS = np.iinfo(np.int64).min
 
 ORDER_REQUIRED = ("order_id", "side", "quantity", "arrival_price")
-ORDER_PRICES = ("decision_price", "arrival_price", "end_price", "interval_vwap", "day_vwap", "close_price", "prev_close_price")
+ORDER_PRICES = (
+    "decision_price",
+    "arrival_price",
+    "end_price",
+    "interval_vwap",
+    "day_vwap",
+    "close_price",
+    "prev_close_price",
+)
 ORDER_TIMES = ("decision_ts", "arrival_ts", "end_ts")
 FILL_REQUIRED = ("order_id", "quantity", "price", "ts")
 TAPE_REQUIRED = ("symbol", "ts", "price", "quantity")
@@ -188,8 +196,10 @@ def parse_times(values: Sequence[Any] | np.ndarray, source: str, column: str) ->
         return values.astype("datetime64[ns]").astype(np.int64)
     out = np.empty(len(values), dtype=np.int64)
     for row, value in enumerate(values):
-        if value is None or (isinstance(value, str) and value.strip() == "") or (
-            isinstance(value, float) and math.isnan(value)
+        if (
+            value is None
+            or (isinstance(value, str) and value.strip() == "")
+            or (isinstance(value, float) and math.isnan(value))
         ):
             out[row] = MISSING_TS
             continue
@@ -225,7 +235,9 @@ def parse_sides(values: Sequence[Any] | np.ndarray, source: str, column: str, al
         elif text in ("SELL", "S", "2", "-1", "SELL_SHORT", "SHORT"):
             out[row] = -1
         else:
-            raise refuse(ErrorCode.VALIDATION_FIELD, f"{_where(source, column, row)}: {value!r} is not BUY or SELL", column)
+            raise refuse(
+                ErrorCode.VALIDATION_FIELD, f"{_where(source, column, row)}: {value!r} is not BUY or SELL", column
+            )
     return out
 
 
@@ -283,7 +295,9 @@ def build_data(
     index_of: dict[str, int] = {}
     for row, oid in enumerate(order_id):
         if oid in index_of:
-            raise refuse(ErrorCode.VALIDATION_FIELD, f"{_where(order_source, 'order_id', row)}: duplicate {oid!r}", "order_id")
+            raise refuse(
+                ErrorCode.VALIDATION_FIELD, f"{_where(order_source, 'order_id', row)}: duplicate {oid!r}", "order_id"
+            )
         index_of[oid] = row
     side = parse_sides(order_columns["side"], order_source, "side")
     quantity = parse_quantities(order_columns["quantity"], order_source, "quantity")
@@ -291,7 +305,9 @@ def build_data(
     times = {name: time(name) for name in ORDER_TIMES}
 
     fill_oid = fill_columns["order_id"]
-    order_index = np.fromiter((index_of.get(str(value).strip(), -1) for value in fill_oid), dtype=np.int32, count=n_fills)
+    order_index = np.fromiter(
+        (index_of.get(str(value).strip(), -1) for value in fill_oid), dtype=np.int32, count=n_fills
+    )
     unknown = int(np.count_nonzero(order_index < 0))
     fill_qty = parse_quantities(fill_columns["quantity"], fill_source, "quantity")
     fill_price = parse_prices(fill_columns["price"], fill_source, "price")
@@ -318,7 +334,9 @@ def build_data(
             fill_keys[key] = categories.encode(key, fill_columns[key])
         none_code = missing(key, MISSING_LABEL) if not (in_orders and in_fills) else -1
         if not in_orders:
-            from_fill = fill_keys[key][np.maximum(first_fill, 0)] if in_fills and n_fills else np.zeros(n_orders, np.int32)
+            from_fill = (
+                fill_keys[key][np.maximum(first_fill, 0)] if in_fills and n_fills else np.zeros(n_orders, np.int32)
+            )
             order_keys[key] = np.where(first_fill >= 0, from_fill, none_code).astype(np.int32)
         if not in_fills:
             from_order = order_keys[key][np.maximum(order_index, 0)] if n_orders else np.zeros(n_fills, np.int32)
@@ -352,8 +370,15 @@ def build_data(
         from gateway.tca.market import market_benchmarks
 
         market = market_benchmarks(
-            tape.symbol, tape.ts, tape.price, tape.quantity, tape.own,
-            order_keys["symbol"], arrival_ts, end_ts, utc_offset_ns,
+            tape.symbol,
+            tape.ts,
+            tape.price,
+            tape.quantity,
+            tape.own,
+            order_keys["symbol"],
+            arrival_ts,
+            end_ts,
+            utc_offset_ns,
         )
         # A figure given in the orders file wins over one computed from the tape.
         for name in ("interval_vwap", "day_vwap", "close_price", "prev_close_price"):
@@ -369,7 +394,9 @@ def build_data(
     exclusion[~((end > 0) & np.isfinite(end)) & (filled_qty != quantity)] = EXCLUDE_END
     exclusion[~((arrival > 0) & np.isfinite(arrival))] = EXCLUDE_ARRIVAL
     exclusion[quantity <= 0] = EXCLUDE_QUANTITY
-    liquidation = parse_flags(order_columns["liquidation"]) if "liquidation" in order_columns else np.zeros(n_orders, bool)
+    liquidation = (
+        parse_flags(order_columns["liquidation"]) if "liquidation" in order_columns else np.zeros(n_orders, bool)
+    )
 
     orders = OrderTable(
         order_id=order_id,
