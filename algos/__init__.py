@@ -14,6 +14,7 @@ from algos.base import (
     ExecutionAlgorithm,
     Finish,
     FinishReason,
+    MarketTape,
     Progress,
     ReplaceChild,
     ScheduledAlgorithm,
@@ -46,6 +47,7 @@ def create_algorithm(
     clock: Clock,
     quote: Quote | None = None,
     curves: Mapping[str, VolumeCurve] | None = None,
+    tape: MarketTape | None = None,
 ) -> ScheduledAlgorithm:
     """Validate ``params`` for ``algo`` and build it; raise RefusalError (VALIDATION_PARAMETER) naming a bad one."""
     kind = ALGORITHMS.get(algo.upper()) if isinstance(algo, str) else None
@@ -63,7 +65,7 @@ def create_algorithm(
     )
     own = kind.read_params(reader, common, instrument, quantity, curves=curves or {})
     reader.refuse_unknown()
-    return kind(parent_id, instrument, side, quantity, common, clock, quote, **own)
+    return kind(parent_id, instrument, side, quantity, common, clock, quote, tape, **own)
 
 
 __all__ = [
@@ -76,6 +78,7 @@ __all__ = [
     "ExecutionAlgorithm",
     "Finish",
     "FinishReason",
+    "MarketTape",
     "PovAlgorithm",
     "Progress",
     "ReplaceChild",

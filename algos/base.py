@@ -20,9 +20,9 @@ from enum import Enum
 from typing import Any, ClassVar, Protocol, TypeAlias
 
 from algos.params import (
+    Aggression,
     CommonParams,
     EndBehavior,
-    Aggression,
     ParamReader,
     parameter_error,
     parse_timestamp,
@@ -124,10 +124,14 @@ class ExecutionAlgorithm(Protocol):
 
     parent_id: str
     name: ClassVar[str]
+    wants_prints: ClassVar[bool]  # each print of others must reach on_market_volume (POV)
     state: AlgoState
     quantity: int
     filled: int
     filled_cost: int
+
+    @property
+    def wants_unmoved_quotes(self) -> bool: ...
 
     def on_start(self) -> list[Action]: ...
 
@@ -136,6 +140,8 @@ class ExecutionAlgorithm(Protocol):
     def on_quote(self, quote: Quote) -> list[Action]: ...
 
     def on_trade(self, trade: TradePrint) -> list[Action]: ...
+
+    def on_market_volume(self, quantity: int) -> list[Action]: ...
 
     def on_child_accepted(self, child_id: str) -> list[Action]: ...
 
@@ -229,11 +235,24 @@ class Child:
         return self.time_in_force is not TimeInForce.IOC and self.time_in_force is not TimeInForce.FOK
 
 
-def floor_to(quantity: float | int, lot: int) -> int:
+class MarketTape:
+    """Others' printed volume of one symbol, counted once by the host and read by every parent on that symbol.
+
+    Own prints are never added. A parent reads the difference from where the tape stood when it started, so 10,000
+    parents cost nothing per print unless they react to prints (``wants_prints``)."""
+
+    __slots__ = ("others_volume", "symbol")
+
+    def __init__(self, symbol: str) -> None:
+        self.symbol = symbol
+        self.others_volume = 0
+
+
+def floor_to(quantity: float, lot: int) -> int:
     return int(quantity // lot) * lot if quantity > 0 else 0
 
 
-def ceil_to(quantity: float | int, lot: int) -> int:
+def ceil_to(quantity: float, lot: int) -> int:
     if quantity <= 0:
         return 0
     whole = int(quantity)
@@ -247,6 +266,7 @@ class ScheduledAlgorithm:
 
     name: ClassVar[str] = "base"
     end_required: ClassVar[bool] = True
+    wants_prints: ClassVar[bool] = False  # whether each print of others must reach on_market_volume
 
     def __init__(
         self,
@@ -257,6 +277,7 @@ class ScheduledAlgorithm:
         common: CommonParams,
         clock: Clock,
         quote: Quote | None = None,
+        tape: MarketTape | None = None,
     ) -> None:
         self.parent_id = parent_id
         self.instrument = instrument
@@ -271,7 +292,9 @@ class ScheduledAlgorithm:
         self.filled_cost = 0
         self.children: dict[str, Child] = {}
         self.child_sequence = 0
-        self.market_volume = 0  # others' prints since the start; own prints are not market volume
+        self._owns_tape = tape is None  # a standalone algorithm counts prints itself; a hosted one shares the host's
+        self.tape = tape if tape is not None else MarketTape(instrument.symbol)
+        self._tape_at_start = 0
         self.i_would_used = 0  # shares sent as I-would children that did not come back unfilled
         self.consecutive_rejects = 0
         self.reject_backoff_until_ns = 0
@@ -281,7 +304,7 @@ class ScheduledAlgorithm:
         self.overtime = False  # end passed with end_behavior=continue
         self.completing = False  # end passed with end_behavior=complete
         self._actions: list[Action] = []
-        self._requote_held = False  # a stale child waits out its requote interval
+        self._requote_due_ns = 0  # when a stale child held back by its requote interval may be repriced; 0: none
         self.children_sent = 0
 
     @property
@@ -344,17 +367,16 @@ class ScheduledAlgorithm:
     # --- bookkeeping ------------------------------------------------------------------------------------------------
 
     @property
+    def market_volume(self) -> int:
+        """Others' volume printed since the start (own prints are not market volume)."""
+        if self.state is AlgoState.PENDING:
+            return 0
+        return self.tape.others_volume - self._tape_at_start
+
+    @property
     def committed(self) -> int:
         """Filled plus everything that may still fill."""
         return self.filled + sum(child.committed_leaves for child in self.children.values())
-
-    @property
-    def remaining(self) -> int:
-        return self.quantity - self.filled
-
-    @property
-    def active(self) -> bool:
-        return self.state is AlgoState.RUNNING
 
     def progress(self) -> Progress:
         now = self.clock.now_ns()
@@ -537,7 +559,8 @@ class ScheduledAlgorithm:
                     self._catch_up(now, upper)
                 self._post(now, min(self.release_target(now, next_wake), upper), upper, randomize=True)
         self._requote(now)
-        self._actions.append(WakeAt(next_wake))
+        due = self._requote_due_ns
+        self._actions.append(WakeAt(min(next_wake, due) if due else next_wake))
 
     def _catch_up(self, now: int, upper: float) -> None:
         """Behind the band: cross the spread for the shortfall to the schedule, freeing resting quantity if needed."""
@@ -588,7 +611,7 @@ class ScheduledAlgorithm:
 
     def _requote(self, now: int) -> None:
         """Reprice resting slices the market has left, no more often than the requote interval per child."""
-        self._requote_held = False
+        self._requote_due_ns = 0
         desired = self._resting_price()
         if desired is None:
             return
@@ -601,8 +624,10 @@ class ScheduledAlgorithm:
                 and not child.replace_pending
                 and child.limit_price != desired
             ):
-                if now - child.priced_ns < interval:
-                    self._requote_held = True  # too soon for this one: look again on a later quote
+                if now - child.priced_ns < interval:  # too soon for this one: wake when it may move
+                    due = child.priced_ns + interval
+                    if not self._requote_due_ns or due < self._requote_due_ns:
+                        self._requote_due_ns = due
                     continue
                 child.replace_pending = True
                 child.pending_quantity = child.quantity
@@ -657,6 +682,7 @@ class ScheduledAlgorithm:
             self._actions.append(WakeAt(self.common.start_ns))
             return self._take()
         self.state = AlgoState.RUNNING
+        self._tape_at_start = self.tape.others_volume
         self.rebase(now)
         self._decide()
         return self._take()
@@ -676,7 +702,7 @@ class ScheduledAlgorithm:
     @property
     def wants_unmoved_quotes(self) -> bool:
         """Whether a quote whose prices did not move can change anything (the host may skip the call otherwise)."""
-        return self.quote is None or self._requote_held or self.common.i_would_price is not None
+        return self.quote is None or self.common.i_would_price is not None
 
     def on_quote(self, quote: Quote) -> list[Action]:
         if quote.symbol != self.instrument.symbol:
@@ -690,17 +716,29 @@ class ScheduledAlgorithm:
             return self._take()
         if self.common.i_would_price is not None:
             self._check_i_would()
-        # most quotes change only sizes: nothing to reprice unless a price moved or a requote was held back
+        # most quotes change only sizes: nothing to reprice unless a price moved
         moved = previous.bid_price != quote.bid_price or previous.ask_price != quote.ask_price
-        if (moved or self._requote_held) and not self.completing and self.children:
-            self._requote(self.clock.now_ns())
+        if moved and not self.completing and self.children:
+            now = self.clock.now_ns()
+            self._requote(now)
+            if self._requote_due_ns:
+                self._actions.append(WakeAt(min(self._requote_due_ns, self.next_wake(now))))
         return self._take()
 
     def on_trade(self, trade: TradePrint) -> list[Action]:
-        if trade.own or trade.symbol != self.instrument.symbol or self.state is AlgoState.PENDING:
+        """A print on the tape. Standalone, the algorithm counts it; hosted, the host counts it on the shared tape
+        (once for all parents) and calls ``on_market_volume`` only for algorithms that ``wants_prints``."""
+        if trade.own or trade.symbol != self.instrument.symbol:
             return []
-        self.market_volume += trade.quantity
-        self._market_volume_added(trade.quantity)
+        if self._owns_tape:
+            self.tape.others_volume += trade.quantity
+        return self.on_market_volume(trade.quantity)
+
+    def on_market_volume(self, quantity: int) -> list[Action]:
+        """Others printed ``quantity`` more (already on the tape)."""
+        if self.state is AlgoState.PENDING:
+            return []
+        self._market_volume_added(quantity)
         return self._take()
 
     def _market_volume_added(self, quantity: int) -> None:
@@ -879,10 +917,9 @@ class ScheduledAlgorithm:
         if "limit_price" in changes:
             amendment.limit_price_set = True
             amendment.limit_price = reader.price("limit_price", self.instrument)
-            iw = self.common.i_would_price
-            if iw is not None and amendment.limit_price is not None:
-                if (iw > amendment.limit_price) if self.side is Side.BUY else (iw < amendment.limit_price):
-                    raise parameter_error("limit_price", f"would be beyond the i_would_price {self.instrument.format_price(iw)}")
+            iw, limit = self.common.i_would_price, amendment.limit_price
+            if iw is not None and limit is not None and (iw > limit if self.side is Side.BUY else iw < limit):
+                raise parameter_error("limit_price", f"would be beyond the i_would_price {self.instrument.format_price(iw)}")
         if reader.has("end_time"):
             end_ns = parse_timestamp("end_time", reader.raw("end_time"))
             now = self.clock.now_ns()

@@ -10,8 +10,9 @@ from __future__ import annotations
 import csv
 import math
 from bisect import bisect_right
-from functools import lru_cache
 from dataclasses import dataclass
+from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 
 
@@ -32,7 +33,7 @@ class VolumeCurve:
             edges = [index / count for index in range(count + 1)]
         if len(edges) != count + 1 or edges[0] != 0.0 or edges[-1] != 1.0:
             raise ValueError("curve edges must run from 0 to 1 with one more edge than weights")
-        if any(b <= a for a, b in zip(edges, edges[1:])):
+        if any(b <= a for a, b in pairwise(edges)):
             raise ValueError("curve edges must increase")
         total = sum(weights)
         running = 0.0
@@ -59,7 +60,7 @@ class VolumeCurve:
         return low + (high - low) * (position - left) / (right - left)
 
     def bucket_weights(self) -> list[float]:
-        return [b - a for a, b in zip(self.cumulative, self.cumulative[1:])]
+        return [b - a for a, b in pairwise(self.cumulative)]
 
 
 @lru_cache(maxsize=64)

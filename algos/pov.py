@@ -32,6 +32,7 @@ DEFAULT_BAND_HIGH = 1.2
 class PovAlgorithm(ScheduledAlgorithm):
     name: ClassVar[str] = "POV"
     end_required: ClassVar[bool] = False
+    wants_prints: ClassVar[bool] = True
 
     def __init__(
         self,

@@ -243,9 +243,10 @@ class Engine:
                 raise refuse(ErrorCode.RISK_INCREASES_EXPOSURE,
                              f"account {account} is reduce-only (warning tier): {side.value} {quantity} {symbol} "
                              f"would increase exposure of position {position}", "side")
+        arrival_price = self.reference_price(symbol)  # the one value the risk check and TCA's arrival both use
         refusal = self.risk.check_order(OrderCheck(
             principal, account, instrument, side, order_type, quantity, limit_price, stop_price,
-            self.reference_price(symbol), self.orders.open_count(account), liquidation))
+            arrival_price, self.orders.open_count(account), liquidation))
         if refusal is None:
             adapter = self.router.venue_for(account, symbol)
             if not adapter.connected:
@@ -258,7 +259,7 @@ class Engine:
             raise RefusalError(refusal)
         order = Order(order_id, client_order_id, account, principal.name, symbol, side, order_type, time_in_force,
                       quantity, limit_price, stop_price, expire_ns, adapter.name, now_ns, parent_id, liquidation,
-                      venue_client_order_id=order_id, ts_updated=now_ns)
+                      venue_client_order_id=order_id, ts_updated=now_ns, arrival_price=arrival_price)
         self.journal_record("order", order)
         self.orders.add(order)
         adapter.send_new(order)

@@ -301,6 +301,7 @@ class Order:
     cancel_count: int = 0
     reject_reason: str | None = None
     ts_updated: int = 0
+    arrival_price: int = 0  # price units: engine.reference_price(symbol) when the gateway accepted it (TCA's arrival)
 
     @property
     def leaves_quantity(self) -> int:

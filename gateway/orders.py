@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from gateway.model import ExecType, ExecutionReport, Order, OrderStatus
+from gateway.model import TERMINAL_STATUSES, ExecType, ExecutionReport, Order, OrderStatus
 
 log = structlog.get_logger(__name__)
 
@@ -22,7 +22,8 @@ _ACKED_OPEN = frozenset({S.NEW, S.PARTIALLY_FILLED, S.PENDING_CANCEL, S.PENDING_
 # exec type -> statuses it may arrive in. Fills may precede the venue's ack (an IOC can fill before its ack reaches us).
 ALLOWED_FROM: dict[ExecType, frozenset[OrderStatus]] = {
     ExecType.PENDING_NEW: frozenset({S.PENDING_NEW}),
-    ExecType.NEW: frozenset({S.PENDING_NEW}),
+    # the venue's ack may cross our cancel or replace request on the wire
+    ExecType.NEW: frozenset({S.PENDING_NEW, S.PENDING_CANCEL, S.PENDING_REPLACE}),
     ExecType.TRADE: _OPEN,
     ExecType.PENDING_CANCEL: _OPEN,
     ExecType.PENDING_REPLACE: _OPEN,
@@ -31,7 +32,8 @@ ALLOWED_FROM: dict[ExecType, frozenset[OrderStatus]] = {
     ExecType.REJECTED: frozenset({S.PENDING_NEW}),
     ExecType.EXPIRED: _OPEN,
     ExecType.TRIGGERED: _ACKED_OPEN | {S.PENDING_NEW},
-    ExecType.CANCEL_REJECTED: frozenset({S.PENDING_CANCEL, S.PENDING_REPLACE}),
+    # "too late to cancel": the order may have filled (or been canceled) while the request was on its way
+    ExecType.CANCEL_REJECTED: frozenset({S.PENDING_CANCEL, S.PENDING_REPLACE}) | TERMINAL_STATUSES,
     ExecType.TRADE_CORRECT: frozenset(OrderStatus),
     ExecType.TRADE_CANCEL: frozenset(OrderStatus),
     ExecType.RESTATED: _OPEN,
@@ -94,9 +96,16 @@ class OrderStore:
     def add(self, order: Order) -> None:
         self.by_id[order.order_id] = order
         self.by_venue_id[order.venue_client_order_id] = order
-        self.client_ids.setdefault(order.account, set()).add(order.client_order_id)
+        # get-then-create rather than setdefault, which would build a new set and dict for every order (hot path)
+        client_ids = self.client_ids.get(order.account)
+        if client_ids is None:
+            client_ids = self.client_ids[order.account] = set()
+        client_ids.add(order.client_order_id)
         if order.is_working:
-            self.open_by_account.setdefault(order.account, {})[order.order_id] = order
+            working = self.open_by_account.get(order.account)
+            if working is None:
+                working = self.open_by_account[order.account] = {}
+            working[order.order_id] = order
 
     def has_client_order_id(self, account: str, client_order_id: str) -> bool:
         seen = self.client_ids.get(account)
@@ -150,8 +159,9 @@ class OrderStore:
         if exec_type is ExecType.TRADE:
             return self._apply_fill(order, report, name)
         if exec_type is ExecType.NEW:
-            order.status = S.NEW
             order.venue_order_id = report.venue_order_id
+            if order.status is S.PENDING_NEW:
+                order.status = S.NEW
         elif exec_type is ExecType.PENDING_NEW or exec_type is ExecType.TRIGGERED:
             pass
         elif exec_type is ExecType.PENDING_CANCEL:
@@ -170,7 +180,8 @@ class OrderStore:
             order.pending_client_order_id = None
             order.pending_quantity = None
             order.pending_limit_price = None
-            order.status = _working_status(order)
+            if not order.status.is_terminal:
+                order.status = _working_status(order)
             order.reject_reason = report.reject_reason
         elif exec_type is ExecType.TRADE_CANCEL or exec_type is ExecType.TRADE_CORRECT:
             return self._apply_correction(order, report, name)

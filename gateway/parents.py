@@ -287,6 +287,10 @@ class ParentOrderManager:
     def get(self, parent_id: str) -> ParentOrder | None:
         return self._parents.get(parent_id)
 
+    def all_parents(self) -> list[ParentOrder]:
+        """Every parent of the day, working or finished, in the order they were accepted."""
+        return list(self._parents.values())
+
     def parents_for_account(self, account: str) -> list[ParentOrder]:
         return [parent for parent in self._parents.values() if parent.account == account]
 
@@ -331,6 +335,7 @@ class ParentOrderManager:
             curves=self.curves,
             tape=self._tape(command.symbol),
         )
+        tca = LiveShortfall.start(command.side, quantity, arrival_price, instrument.price_precision)
         # valid: from here on the parent exists
         self.parent_sequence += 1
         now = self.clock.now_ns()
@@ -348,7 +353,7 @@ class ParentOrderManager:
             arrival_price=arrival_price,
             ts_created=now,
             cash_amount=command.cash_amount,
-            tca=LiveShortfall.start(command.side, quantity, arrival_price, instrument.price_precision),
+            tca=tca,
         )
         parent.wake = partial(self._on_wake, parent)
         self._parents[parent_id] = parent
@@ -504,7 +509,7 @@ class ParentOrderManager:
             actions = handler()
         except RefusalError:
             raise
-        except Exception:
+        except Exception:  # noqa: BLE001 - an algorithm's bug stops its parent, never the engine's loop
             self._fail(parent)
             return
         self._run(parent, actions)
@@ -522,7 +527,7 @@ class ParentOrderManager:
                 parent.tca.on_mid(mid)
             try:
                 actions = parent.algorithm.on_quote(quote)
-            except Exception:
+            except Exception:  # noqa: BLE001 - an algorithm's bug stops its parent, never the engine's loop
                 self._fail(parent)
                 continue
             if actions:
@@ -532,7 +537,7 @@ class ParentOrderManager:
         for parent in tuple(parents.values()):
             try:
                 actions = parent.algorithm.on_market_volume(quantity)
-            except Exception:
+            except Exception:  # noqa: BLE001 - an algorithm's bug stops its parent, never the engine's loop
                 self._fail(parent)
                 continue
             if actions:
@@ -586,7 +591,7 @@ class ParentOrderManager:
                 actions += algorithm.on_child_cancel_rejected(child_id, update.reason)
             if update.status.is_terminal and child_id in algorithm.children:
                 actions += algorithm.on_child_closed(child_id)  # done at the venue whatever the event said
-        except Exception:
+        except Exception:  # noqa: BLE001 - an algorithm's bug stops its parent, never the engine's loop
             self._fail(parent)
             return
         if quantity_delta or cost_delta:
@@ -630,7 +635,7 @@ class ParentOrderManager:
                 elif kind is Finish:
                     assert isinstance(action, Finish)
                     self._finish(parent, action.reason)
-            except Exception:
+            except Exception:  # noqa: BLE001 - an algorithm's bug stops its parent, never the engine's loop
                 self._fail(parent)
                 return
 

@@ -89,7 +89,7 @@ def attach_parents(gateway: Gateway) -> ParentOrderManager:
 
     def parents(principal: Principal, payload: dict[str, Any]) -> dict[str, Any]:
         account = text_field(payload, "account", required=False)
-        return {"parents": [parent_view(p) for p in manager._parents.values()
+        return {"parents": [parent_view(p) for p in manager.all_parents()
                             if principal.can_trade(p.account) and (account is None or p.account == account)]}
 
     commands = gateway.commands

@@ -1,4 +1,4 @@
-"""The ``unwind tca FILE...`` command: read orders, fills and prints, print tables, write JSON and an HTML report."""
+"""The ``unwind tca [FILE...] [--journal DIR]`` command: read orders, fills and prints; print tables; write reports."""
 
 from __future__ import annotations
 
@@ -33,10 +33,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the tca command's arguments to its (sub)parser."""
     parser.add_argument(
         "files",
-        nargs="+",
+        nargs="*",
         type=Path,
         metavar="FILE",
         help="CSV or Parquet files of orders, fills and (optionally) market prints, told apart by columns",
+    )
+    parser.add_argument(
+        "--journal",
+        type=Path,
+        metavar="DIR",
+        help="a gateway journal directory: its orders (one per parent) and fills, read without changing it",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="the gateway's TOML configuration, for the instruments' price precision of journal prices",
     )
     parser.add_argument(
         "--group-by",
@@ -79,7 +91,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the analysis; return 0, or 2 when the input is refused (the reason goes to stderr)."""
     from gateway.tca.analysis import analyse
-    from gateway.tca.readers import load_files
+    from gateway.tca.readers import load_inputs
     from gateway.tca.report import html_page, json_document, text_table
 
     started = time.perf_counter()
@@ -93,7 +105,19 @@ def run(args: argparse.Namespace) -> int:
                 "bucket_minutes",
             )
         offset_ns = args.utc_offset_minutes * NS_PER_MINUTE
-        data = load_files(args.files, utc_offset_ns=offset_ns)
+        journal = getattr(args, "journal", None)
+        if not args.files and journal is None:
+            raise refuse(ErrorCode.VALIDATION_FIELD, "give input FILEs, --journal DIR, or both", "files")
+        records: list[dict[str, object]] = []
+        if journal is not None:
+            from gateway.tca.journal_source import instrument_precisions, read_journal_tca
+
+            config = getattr(args, "config", None)
+            source = read_journal_tca(journal, instrument_precisions(config) if config is not None else None)
+            for note in source.notes:
+                print(f"note: {note}")
+            records = list(source.records())
+        data = load_inputs(args.files, records, records_source=f"journal {journal}", utc_offset_ns=offset_ns)
         result = analyse(
             data,
             groupings,
@@ -109,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
             f"error {ErrorCode.VALIDATION_FIELD.value}: cannot read {error.filename}: {error.strerror}", file=sys.stderr
         )
         return 2
-    inputs = [str(path) for path in args.files]
+    inputs = [str(path) for path in args.files] + ([f"journal:{journal}"] if journal is not None else [])
     for table in result.groupings:
         if table.group_by in requested:
             print(text_table(table))

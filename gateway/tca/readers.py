@@ -111,6 +111,17 @@ def _concat(parts: Sequence[Columns], source: str) -> Columns:
 
 def load_files(paths: Iterable[Path], *, utc_offset_ns: int = 0) -> TcaData:
     """Read every file, sort them into orders, fills and prints by their columns, and build TcaData."""
+    return load_inputs(paths, utc_offset_ns=utc_offset_ns)
+
+
+def load_inputs(
+    paths: Iterable[Path],
+    records: Iterable[Mapping[str, Any]] = (),
+    *,
+    records_source: str = "journal",
+    utc_offset_ns: int = 0,
+) -> TcaData:
+    """Read files and journal records (as ``load_journal`` takes them) together into one TcaData."""
     found: dict[str, list[Columns]] = {ORDERS: [], FILLS: [], TAPE: []}
     names: dict[str, list[str]] = {ORDERS: [], FILLS: [], TAPE: []}
     for path in paths:
@@ -118,6 +129,10 @@ def load_files(paths: Iterable[Path], *, utc_offset_ns: int = 0) -> TcaData:
         kind = classify(columns, str(path))
         found[kind].append(columns)
         names[kind].append(str(path))
+    for kind, columns in _record_columns(records).items():
+        if columns["order_id" if kind != TAPE else "symbol"]:
+            found[kind].append(columns)
+            names[kind].append(records_source)
     if not found[ORDERS]:
         raise refuse(ErrorCode.VALIDATION_FIELD, f"no orders file among the inputs (one needs {list(ORDER_REQUIRED)})")
     fills = _concat(found[FILLS], "fills") if found[FILLS] else {name: [] for name in FILL_REQUIRED}
@@ -138,26 +153,32 @@ def load_journal(records: Iterable[Mapping[str, Any]], *, utc_offset_ns: int = 0
     The fields of each kind are the columns of the files (docs/tca.md); prices may be decimal text or numbers.
     Records of other kinds are skipped, so the whole journal can be passed.
     """
-    rows: dict[str, list[Mapping[str, Any]]] = {"order": [], "fill": [], "print": []}
-    for record in records:
-        kind = record.get("record")
-        if kind in rows:
-            rows[kind].append(record)
-
-    def columns(kind: str, required: Sequence[str]) -> Columns:
-        names: list[str] = list(required)
-        for record in rows[kind]:
-            names.extend(name for name in record if name != "record" and name not in names)
-        return {name: [record.get(name, "") for record in rows[kind]] for name in names}
-
-    if not rows["order"]:
+    tables = _record_columns(records)
+    if not tables[ORDERS]["order_id"]:
         raise refuse(ErrorCode.VALIDATION_FIELD, "journal: no order records")
     return build_data(
-        columns("order", ORDER_REQUIRED),
-        columns("fill", FILL_REQUIRED),
-        columns("print", TAPE_REQUIRED) if rows["print"] else None,
+        tables[ORDERS],
+        tables[FILLS],
+        tables[TAPE] if tables[TAPE]["symbol"] else None,
         order_source="journal orders",
         fill_source="journal fills",
         tape_source="journal prints",
         utc_offset_ns=utc_offset_ns,
     )
+
+
+def _record_columns(records: Iterable[Mapping[str, Any]]) -> dict[str, Columns]:
+    """Sort records by their ``record`` kind into orders, fills and prints columns (required names first)."""
+    kinds = {"order": (ORDERS, ORDER_REQUIRED), "fill": (FILLS, FILL_REQUIRED), "print": (TAPE, TAPE_REQUIRED)}
+    rows: dict[str, list[Mapping[str, Any]]] = {ORDERS: [], FILLS: [], TAPE: []}
+    for record in records:
+        kind = kinds.get(record.get("record"))  # type: ignore[arg-type]
+        if kind is not None:
+            rows[kind[0]].append(record)
+    tables: dict[str, Columns] = {}
+    for table, required in kinds.values():
+        names: list[str] = list(required)
+        for record in rows[table]:
+            names.extend(name for name in record if name != "record" and name not in names)
+        tables[table] = {name: [record.get(name, "") for record in rows[table]] for name in names}
+    return tables

@@ -46,7 +46,6 @@ def test_a_normal_life_new_partial_fill() -> None:
         (OrderStatus.REJECTED, ExecType.TRADE),
         (OrderStatus.NEW, ExecType.REJECTED),
         (OrderStatus.NEW, ExecType.REPLACED),
-        (OrderStatus.NEW, ExecType.CANCEL_REJECTED),
         (OrderStatus.EXPIRED, ExecType.NEW),
         (OrderStatus.PARTIALLY_FILLED, ExecType.NEW),
     ],
@@ -89,6 +88,19 @@ def test_cancel_reject_restores_the_working_status() -> None:
     store.mark_pending(order, "U1.C1", OrderStatus.PENDING_CANCEL)
     store.apply_report(order, report(ExecType.CANCEL_REJECTED, client_order_id="U1.C1"))
     assert order.status is OrderStatus.PARTIALLY_FILLED
+
+
+def test_an_ack_crossing_our_cancel_and_a_late_cancel_reject_are_accepted() -> None:
+    store = OrderStore()
+    order = new_order()
+    store.add(order)
+    store.mark_pending(order, "U1.C1", OrderStatus.PENDING_CANCEL)  # cancel sent before the venue's ack arrived
+    assert store.apply_report(order, report(ExecType.NEW)) is not None
+    assert order.status is OrderStatus.PENDING_CANCEL
+    store.apply_report(order, report(ExecType.TRADE, 100, exec_id="e1"))  # it filled before the cancel got there
+    assert order.status is OrderStatus.FILLED
+    assert store.apply_report(order, report(ExecType.CANCEL_REJECTED, client_order_id="U1.C1")) is not None
+    assert order.status is OrderStatus.FILLED and order.pending_client_order_id is None
 
 
 def test_replace_applies_the_new_quantity_and_price_and_the_new_clordid() -> None:
