@@ -7,6 +7,7 @@ wiring. With a SimClock the whole thing is deterministic and runs without a loop
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 from dataclasses import dataclass, field
 from typing import Any
@@ -133,6 +134,7 @@ async def serve(config: GatewayConfig, stop: asyncio.Event | None = None, ready:
         except (NotImplementedError, RuntimeError):
             pass
     log.info("gateway_started", venues=list(gateway.adapters), instruments=len(config.instruments))
+    tune_garbage_collection()
     if ready is not None and not ready.done():
         ready.set_result(gateway)
     await stop.wait()
@@ -146,6 +148,15 @@ async def serve(config: GatewayConfig, stop: asyncio.Event | None = None, ready:
         export_sim_executions(gateway, config.journal_dir)
         recovery.close()
     return gateway
+
+
+def tune_garbage_collection() -> None:
+    """Keep the cyclic collector off the hot path: start-up objects are frozen out of it, and the thresholds are
+    raised so full collections (which walk every live order, 300+ ms at 10,000 parents) stay rare. Our state holds
+    few reference cycles; reference counting frees almost everything."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
 
 
 def run_server(config: GatewayConfig) -> int:
