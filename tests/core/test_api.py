@@ -64,6 +64,9 @@ async def test_bad_messages_get_clear_errors_and_the_connection_keeps_serving(li
             if answer.get("type") == "ack":
                 break
         assert answer["req_id"] == "ok" and answer["status"] == "NEW"  # venue latency 0: acknowledged at once
+        # and everyone else was served all along
+        async with UnwindClient(ws_url(base), DEMO_KEYS["bob"]) as bob:
+            assert (await bob.submit_order("BOB-1", "ACME", "BUY", 5, price="99.00"))["status"] == "NEW"
         await ws.close()
 
 
