@@ -435,7 +435,31 @@ class Engine:
             log.info("symbol_status_changed", venue=status.venue, symbol=status.symbol, status=status.status.value)
 
     def on_venue_connected(self, venue: str, connected: bool) -> None:
+        """Note the change; on a reconnect, ask the venue for the status of every order still open there.
+
+        The first connection of each venue in this engine's life is start-up: recovery (gateway/recovery.py) owns it
+        and reconciles the journal's open orders itself, and without a journal nothing can be open at a venue that
+        never connected (sends are refused while it is down). Answers arrive as ORDER_STATUS reports, after whatever
+        the venue resends (a FIX session's resend brings the reports missed while down; fills dedupe on ExecID).
+        """
         log.info("venue_connection_changed", venue=venue, connected=connected)
+        # kept on the instance lazily so this method stays self-contained; set of venues seen connected before
+        connected_before: set[str] | None = getattr(self, "_venues_connected_before", None)
+        if connected_before is None:
+            connected_before = self._venues_connected_before = set()
+        if not connected:
+            return
+        if venue not in connected_before:
+            connected_before.add(venue)
+            return
+        adapter = self.adapters.get(venue)
+        open_orders = [order for order in self.orders.open_orders() if order.venue == venue]
+        if adapter is None or not open_orders:
+            log.info("venue_reconnected", venue=venue, open_orders=0)
+            return
+        log.info("venue_reconnected_status_requested", venue=venue, open_orders=len(open_orders),
+                 order_ids=[order.order_id for order in open_orders[:20]])
+        adapter.request_status(open_orders)
 
     # --- helpers ------------------------------------------------------------------------------------------------
 

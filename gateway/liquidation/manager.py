@@ -101,16 +101,22 @@ class LiquidationManager(EngineObserver):
         self._blocked_ids: set[str] = set()
         self._blocked_timer: TimerHandle | None = None
         self._releasing: str | None = None  # the line whose turn at the venue it is
+        self.journaled: list[tuple[str, Any]] = []  # every liquidation record, live or replayed: the snapshot state
         engine.add_observer(self)
 
     # --- instructions -------------------------------------------------------------------------------------------
+
+    def _journal(self, kind: str, payload: Any, required: bool = True) -> None:
+        """Journal a liquidation record before acting on it, and keep it for snapshots (see recovery.py)."""
+        self.engine.journal_record(kind, payload, required)
+        self.journaled.append((kind, payload))
 
     def instruct(self, instruction: Instruction) -> dict[str, Any]:
         """Act on a risk engine's instruction once; the same instruction id again gets the first answer back."""
         seen = self._answers.get(instruction.instruction_id)
         if seen is not None:
             return {**seen, "duplicate": True}
-        self.engine.journal_record("liquidation.instruction", _instruction_record(instruction))
+        self._journal("liquidation.instruction", _instruction_record(instruction))
         state = self.accounts.setdefault(instruction.account, AccountTier())
         previous = state.tier
         now = self.clock.now_ns()
@@ -215,7 +221,7 @@ class LiquidationManager(EngineObserver):
                                   (-instruction.underwater, next(self._arrivals)))
         self.liquidations[liquidation.liquidation_id] = liquidation
         held = bool(plan.review_reasons)
-        self.engine.journal_record("liquidation.planned", _plan_record(liquidation, held))
+        self._journal("liquidation.planned", _plan_record(liquidation, held))
         self.engine.publish(self._planned_event(liquidation, held))
         log.warning("liquidation_planned", liquidation_id=liquidation.liquidation_id, account=instruction.account,
                     required_sale=money(plan.required_sale), lines=len(plan.lines), skipped=len(plan.skipped),
@@ -247,7 +253,7 @@ class LiquidationManager(EngineObserver):
         if decision == "modified":
             self._modify(liquidation, quantities or {})
             liquidation.modified_by = principal
-        self.engine.journal_record("liquidation.review", {"liquidation_id": liquidation_id, "decision": decision,
+        self._journal("liquidation.review", {"liquidation_id": liquidation_id, "decision": decision,
                                                           "principal": principal, "quantities": quantities,
                                                           "lines": [_line_record(line) for line in
                                                                     liquidation.plan.lines]})
@@ -467,7 +473,7 @@ class LiquidationManager(EngineObserver):
         liquidation.status = LiquidationStatus.DONE
         liquidation.outcome = outcome
         liquidation.ts_finished = self.clock.now_ns()
-        self.engine.journal_record("liquidation.finished", {"liquidation_id": liquidation.liquidation_id,
+        self._journal("liquidation.finished", {"liquidation_id": liquidation.liquidation_id,
                                                             "outcome": outcome, "reason": reason}, required=False)
         tracker = liquidation.tracker
         sold = tracker.sold_value if tracker is not None else Fraction(0)

@@ -50,14 +50,13 @@ class LiquidationRecovery:
 
     def __init__(self, manager: LiquidationManager) -> None:
         self.manager = manager
-        self.records: list[tuple[str, Any]] = []
         self._instructions: dict[str, Instruction] = {}
 
     # --- Recoverable --------------------------------------------------------------------------------------------
 
     def replay(self, kind: str, payload: Any) -> None:
-        self.records.append((kind, payload))
         manager = self.manager
+        manager.journaled.append((kind, payload))
         if kind == "liquidation.instruction":
             instruction = instruction_from_record(payload)
             self._instructions[instruction.instruction_id] = instruction
@@ -98,7 +97,7 @@ class LiquidationRecovery:
             log.error("liquidation_record_unknown", kind=kind)
 
     def snapshot_state(self) -> Any:
-        return [[kind, payload] for kind, payload in self.records]
+        return [[kind, payload] for kind, payload in self.manager.journaled]
 
     def restore_state(self, state: Any) -> None:
         for kind, payload in state:
