@@ -102,6 +102,26 @@ def _kind_name(kind: type | tuple[type, ...]) -> str:
                         "dict": "a table", "list": "an array"}.get(k.__name__, k.__name__) for k in kinds)
 
 
+def refuse_unknown_keys(table: dict[str, Any], known: set[str] | frozenset[str], path: str) -> None:
+    """A misspelt key must not fall back to a default silently."""
+    unknown = sorted(set(table) - set(known))
+    if unknown:
+        raise ConfigError(f"{path}{unknown[0]}: unknown key; known keys are {', '.join(sorted(known))}")
+
+
+INSTRUMENT_KEYS = frozenset({"symbol", "price_precision", "tick_size", "lot_size", "reference_price", "daily_limit_pct",
+                             "limit_down", "limit_up", "average_daily_volume"})
+ACCOUNT_KEYS = frozenset({"id", "trader", "cash", "positions", "liquidate_last"})
+PRINCIPAL_KEYS = frozenset({"name", "role", "api_key", "api_key_env", "accounts"})
+LIMIT_KEYS = frozenset({"max_order_quantity", "max_order_notional", "max_open_orders"})
+RISK_KEYS = LIMIT_KEYS | {"accounts", "instruments", "price_collar_bps", "principal_messages_per_second",
+                          "venue_messages_per_second", "liquidation_reserved_share", "restricted_symbols"}
+GATEWAY_KEYS = frozenset({"host", "port", "log_level", "log_file", "journal_dir", "instruments_csv", "accounts_csv"})
+ROUTING_KEYS = frozenset({"default_venue", "accounts", "symbols"})
+SECTIONS = frozenset({"gateway", "instruments", "accounts", "principals", "venues", "routing", "risk"})
+PLUG_IN_SECTIONS = frozenset({"liquidation", "journal", "algos"})  # validated by their owners
+
+
 def _positive_int(table: dict[str, Any], key: str, path: str, default: Any = ..., allow_zero: bool = False) -> int:
     value = _get(table, key, path, int, default)
     if value < 0 or (value == 0 and not allow_zero):
@@ -129,6 +149,7 @@ def _price_units(value: Any, where: str, precision: int) -> int:
 
 
 def parse_instrument(row: dict[str, Any], path: str) -> Instrument:
+    refuse_unknown_keys(row, INSTRUMENT_KEYS, path)
     symbol = _get(row, "symbol", path, str)
     precision = _get(row, "price_precision", path, int)
     if not 0 <= precision <= 9:
@@ -164,6 +185,7 @@ def parse_instrument(row: dict[str, Any], path: str) -> Instrument:
 
 
 def parse_account(row: dict[str, Any], path: str, instruments: dict[str, Instrument]) -> Account:
+    refuse_unknown_keys(row, ACCOUNT_KEYS, path)
     account_id = _get(row, "id", path, str)
     positions = _get(row, "positions", path, dict, {})
     for symbol, quantity in positions.items():
@@ -172,6 +194,9 @@ def parse_account(row: dict[str, Any], path: str, instruments: dict[str, Instrum
         if isinstance(quantity, bool) or not isinstance(quantity, int):
             raise ConfigError(f"{path}positions.{symbol}: expected an integer quantity, got {quantity!r}")
     liquidate_last = _get(row, "liquidate_last", path, list, [])
+    for symbol in liquidate_last:
+        if symbol not in instruments:
+            raise ConfigError(f"{path}liquidate_last: unknown symbol {symbol!r}")
     return Account(
         account_id=account_id,
         trader=_get(row, "trader", path, str, None),
@@ -181,24 +206,31 @@ def parse_account(row: dict[str, Any], path: str, instruments: dict[str, Instrum
     )
 
 
-def _read_csv(path: Path, where: str) -> list[dict[str, Any]]:
+def _read_csv(path: Path, where: str, integer_columns: frozenset[str]) -> list[dict[str, Any]]:
+    """Rows of a CSV file; only the named integer columns (and position_*) become integers, so a symbol stays text."""
     if not path.exists():
         raise ConfigError(f"{where}: file {path} does not exist")
     rows = []
     with path.open(newline="") as handle:
-        for row in csv.DictReader(handle):
-            rows.append({k: _csv_value(v) for k, v in row.items() if v not in (None, "")})
+        for line, row in enumerate(csv.DictReader(handle), start=2):
+            parsed: dict[str, Any] = {}
+            for key, value in row.items():
+                if value in (None, ""):
+                    continue
+                if key in integer_columns or key.startswith("position_"):
+                    try:
+                        parsed[key] = int(value)
+                    except ValueError:
+                        raise ConfigError(f"{where}: {path} line {line}, column {key}: expected an integer, got "
+                                          f"{value!r}") from None
+                else:
+                    parsed[key] = value
+            rows.append(parsed)
     return rows
 
 
-def _csv_value(text: str) -> Any:
-    try:
-        return int(text)
-    except ValueError:
-        return text
-
-
 def _limits(table: dict[str, Any], path: str, base: RiskLimits) -> RiskLimits:
+    refuse_unknown_keys(table, LIMIT_KEYS, path)
     return RiskLimits(
         max_order_quantity=_positive_int(table, "max_order_quantity", path, base.max_order_quantity, True),
         max_order_notional=_positive_int(table, "max_order_notional", path, base.max_order_notional, True),
@@ -208,7 +240,8 @@ def _limits(table: dict[str, Any], path: str, base: RiskLimits) -> RiskLimits:
 
 def parse_risk(table: dict[str, Any]) -> RiskConfig:
     path = "risk."
-    defaults = _limits(table, path, RiskConfig().default_limits)
+    refuse_unknown_keys(table, RISK_KEYS, path)
+    defaults = _limits({k: v for k, v in table.items() if k in LIMIT_KEYS}, path, RiskConfig().default_limits)
     accounts = {k: _limits(v, f"risk.accounts.{k}.", defaults) for k, v in _get(table, "accounts", path, dict, {}).items()}
     instruments = {
         k: _limits(v, f"risk.instruments.{k}.", RiskLimits()) for k, v in _get(table, "instruments", path, dict, {}).items()
@@ -242,10 +275,13 @@ def _secret(row: dict[str, Any], path: str) -> str:
 
 
 def parse_config(data: dict[str, Any], base_dir: Path = Path(".")) -> GatewayConfig:
+    refuse_unknown_keys(data, SECTIONS | PLUG_IN_SECTIONS, "")
     gateway = _get(data, "gateway", "", dict, {})
+    refuse_unknown_keys(gateway, GATEWAY_KEYS, "gateway.")
     instruments_rows = list(_get(data, "instruments", "", list, []))
     if "instruments_csv" in gateway:
-        instruments_rows += _read_csv(base_dir / gateway["instruments_csv"], "gateway.instruments_csv")
+        instruments_rows += _read_csv(base_dir / gateway["instruments_csv"], "gateway.instruments_csv",
+                                    frozenset({"price_precision", "lot_size", "average_daily_volume"}))
     instruments: dict[str, Instrument] = {}
     for index, row in enumerate(instruments_rows):
         instrument = parse_instrument(row, f"instruments[{index}].")
@@ -257,18 +293,21 @@ def parse_config(data: dict[str, Any], base_dir: Path = Path(".")) -> GatewayCon
 
     account_rows = list(_get(data, "accounts", "", list, []))
     if "accounts_csv" in gateway:
-        for row in _read_csv(base_dir / gateway["accounts_csv"], "gateway.accounts_csv"):
+        for row in _read_csv(base_dir / gateway["accounts_csv"], "gateway.accounts_csv", frozenset({"cash"})):
             positions = {k[len("position_"):]: v for k, v in row.items() if k.startswith("position_")}
             account_rows.append({**{k: v for k, v in row.items() if not k.startswith("position_")},
                                  "positions": positions})
     accounts: dict[str, Account] = {}
     for index, row in enumerate(account_rows):
         account = parse_account(row, f"accounts[{index}].", instruments)
+        if account.account_id in accounts:
+            raise ConfigError(f"accounts[{index}].id: {account.account_id} is defined twice")
         accounts[account.account_id] = account
 
     principals: dict[str, Principal] = {}
     for index, row in enumerate(_get(data, "principals", "", list, [])):
         path = f"principals[{index}]."
+        refuse_unknown_keys(row, PRINCIPAL_KEYS, path)
         role_text = _get(row, "role", path, str)
         try:
             role = Role(role_text)
@@ -296,6 +335,7 @@ def parse_config(data: dict[str, Any], base_dir: Path = Path(".")) -> GatewayCon
                                   {k: v for k, v in row.items() if k not in ("name", "kind")}))
     names = [v.name for v in venues]
     routing_table = _get(data, "routing", "", dict, {})
+    refuse_unknown_keys(routing_table, ROUTING_KEYS, "routing.")
     routing = RoutingConfig(
         default_venue=_get(routing_table, "default_venue", "routing.", str, names[0]),
         by_account=dict(_get(routing_table, "accounts", "routing.", dict, {})),
@@ -307,13 +347,24 @@ def parse_config(data: dict[str, Any], base_dir: Path = Path(".")) -> GatewayCon
         if venue not in names:
             raise ConfigError(f"routing.{key}: unknown venue {venue!r}; venues are {names}")
 
+    risk = parse_risk(_get(data, "risk", "", dict, {}))
+    for account_id in risk.account_limits:
+        if account_id not in accounts:
+            raise ConfigError(f"risk.accounts.{account_id}: unknown account")
+    for symbol in [*risk.instrument_limits, *risk.restricted_symbols, *routing.by_symbol]:
+        if symbol not in instruments:
+            raise ConfigError(f"risk or routing: unknown symbol {symbol!r}")
+    for account_id in routing.by_account:
+        if account_id not in accounts:
+            raise ConfigError(f"routing.accounts.{account_id}: unknown account")
+
     return GatewayConfig(
         instruments=instruments,
         accounts=accounts,
         principals=principals,
         venues=venues,
         routing=routing,
-        risk=parse_risk(_get(data, "risk", "", dict, {})),
+        risk=risk,
         host=_get(gateway, "host", "gateway.", str, "127.0.0.1"),
         port=_get(gateway, "port", "gateway.", int, 8700),
         log_level=_get(gateway, "log_level", "gateway.", str, "info"),

@@ -124,6 +124,11 @@ class ErrorCode(str, Enum):
     INTERNAL = "INTERNAL"
 
 
+MAX_PRICE_TEXT = 40  # characters of a wire price
+MIN_PRICE_EXPONENT = -12  # a wire price's decimal exponent stays in this range: no million-digit arithmetic
+MAX_PRICE_EXPONENT = 15
+
+
 @dataclass(slots=True, frozen=True)
 class Refusal:
     """Why a command was not carried out: a stable code and a message naming the field or limit and the value."""
@@ -179,12 +184,19 @@ class Instrument:
                 return price
         if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             raise refuse(ErrorCode.VALIDATION_FIELD, f"{field_name} must be a decimal string or number", field_name)
+        if isinstance(value, str) and len(value) > MAX_PRICE_TEXT:
+            raise refuse(ErrorCode.VALIDATION_FIELD, f"{field_name} is longer than {MAX_PRICE_TEXT} characters",
+                         field_name)
         try:
             decimal = Decimal(value) if isinstance(value, (str, int)) else Decimal(repr(value))
         except InvalidOperation:
             raise refuse(ErrorCode.VALIDATION_FIELD, f"{field_name} {value!r} is not a decimal number", field_name)
         if not decimal.is_finite() or decimal <= 0:
             raise refuse(ErrorCode.VALIDATION_PRICE, f"{field_name} must be positive, got {value}", field_name)
+        # an exponent like 1e999990 would make int() build a million-digit number and stall the loop
+        if not MIN_PRICE_EXPONENT <= decimal.adjusted() <= MAX_PRICE_EXPONENT:
+            raise refuse(ErrorCode.VALIDATION_PRICE, f"{field_name} {value} is outside 1e{MIN_PRICE_EXPONENT} to "
+                         f"1e{MAX_PRICE_EXPONENT}", field_name)
         units = decimal * self.price_scale
         if units != units.to_integral_value():
             raise refuse(

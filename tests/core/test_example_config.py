@@ -14,7 +14,7 @@ import pytest
 
 from adapters.fix.adapter import FixAdapterConfig
 from adapters.sim.config import SimVenueConfig
-from gateway.app import make_adapter
+from gateway.app import build_gateway, make_adapter
 from gateway.clock import SimClock, TimerQueue
 from gateway.config import ConfigError, GatewayConfig, RiskConfig, load_config, parse_config
 from gateway.demo_config import DEMO_KEYS, demo_config
@@ -40,9 +40,12 @@ def parse(data: dict[str, Any]) -> GatewayConfig:
     return parse_config(data, EXAMPLES)
 
 
-def route(config: GatewayConfig, account: str, symbol: str) -> str:
-    routing = config.routing
-    return routing.by_account.get(account) or routing.by_symbol.get(symbol) or routing.default_venue
+def routes(config: GatewayConfig) -> dict[tuple[str, str], str]:
+    """The venue of every account and symbol, as the gateway built from ``config`` routes them."""
+    clock = SimClock(0)
+    router = build_gateway(config, clock, TimerQueue(clock)).engine.router
+    return {(account, symbol): router.venue_for(account, symbol).name
+            for account in config.accounts for symbol in config.instruments}
 
 
 def sim_adapter_config(config: GatewayConfig) -> SimVenueConfig:
@@ -76,9 +79,7 @@ def test_the_example_loads_and_is_the_demo_world(api_keys: None) -> None:
     assert [(v.name, v.kind) for v in config.venues] == [(v.name, v.kind) for v in demo.venues]
     assert sim_adapter_config(config) == sim_adapter_config(demo)
     assert config.venues[0].options["open_market"] is True
-    for account in config.accounts:
-        for symbol in config.instruments:
-            assert route(config, account, symbol) == route(demo, account, symbol) == "SIM"
+    assert set(routes(config).values()) == {"SIM"} and routes(config) == routes(demo)
     # the risk section is the demo's plus one account override, as the file says
     assert config.risk.account_limits == {
         "ALICE-2": dataclasses.replace(demo.risk.default_limits, max_order_notional=1_000_000)}
@@ -122,7 +123,9 @@ def test_the_commented_fix_venue_is_valid_and_complete(api_keys: None) -> None:
     data["routing"]["accounts"]["M-001"] = fix["name"]
     config = parse(data)
     adapter = make_adapter(config.venues[1], config, TimerQueue(SimClock(0)))  # builds; does not connect
-    assert adapter.name == "BROKER-A" and route(config, "M-001", "ACME") == "BROKER-A"
+    assert adapter.name == "BROKER-A"
+    assert {pair: venue for pair, venue in routes(config).items() if venue != "SIM"} == {
+        ("M-001", symbol): "BROKER-A" for symbol in config.instruments}
     assert adapter.config.accounts == {"M-001": "BRK-7781"}  # type: ignore[attr-defined]
 
 
