@@ -8,6 +8,7 @@ write itself happens at the end of the loop turn, together with any other orders
 from __future__ import annotations
 
 import asyncio
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,7 +61,7 @@ class FixAdapterConfig:
     ) -> FixAdapterConfig:
         """Build from a ``[[venues]]`` TOML table; a ValueError names the key (prefixed by ``where``)."""
         known = {f for f in cls.__dataclass_fields__ if f not in ("name", "instruments", "schedule")}
-        known |= {"schedule_start", "schedule_end", "schedule_days", "schedule_timezone"}
+        known |= {"schedule_start", "schedule_end", "schedule_days", "schedule_timezone", "password_env"}
         unknown = sorted(set(options) - known)
         if unknown:
             raise ValueError(f"{where}{unknown[0]}: unknown FIX venue option; known are {sorted(known)}")
@@ -82,6 +83,13 @@ class FixAdapterConfig:
                 if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
                     raise ValueError(f"{where}{key}: wrong type {type(value).__name__}, got {value!r}")
                 values[key] = value
+        if "password_env" in options:  # keep the broker's password out of the configuration file
+            if "password" in options:
+                raise ValueError(f"{where}password_env: give password or password_env, not both")
+            variable = options["password_env"]
+            if not isinstance(variable, str) or not os.environ.get(variable):
+                raise ValueError(f"{where}password_env: environment variable {variable!r} is not set")
+            values["password"] = os.environ[variable]
         if values.get("heartbeat_interval_s", 30) <= 0:
             raise ValueError(f"{where}heartbeat_interval_s: must be positive, got {values['heartbeat_interval_s']}")
         schedule = None
