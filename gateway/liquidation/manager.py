@@ -26,6 +26,7 @@ from gateway.engine import Engine, EngineObserver
 from gateway.liquidation.ladder import LadderLine, LineState
 from gateway.liquidation.model import (
     Instruction,
+    Target,
     LiquidationFinished,
     LiquidationPlanned,
     LiquidationProgressed,
@@ -321,12 +322,16 @@ class LiquidationManager(EngineObserver):
                                             Fraction(self.policy.fee_bps) / 10_000, marks,
                                             {line.symbol: line.quantity for line in plan.lines})
         for line in plan.lines:
-            ladder = LadderLine(f"{liquidation.liquidation_id}-{line.symbol}", plan.account, "liquidation",
-                                self.engine.instruments[line.symbol], Side(line.side), line.quantity,
-                                line.reference_price, self.policy, now, instruction.deadline_ns)
-            liquidation.lines[line.symbol] = ladder
-            self._lines[ladder.parent_id] = (liquidation, ladder)
-            self._working_by_symbol.setdefault(line.symbol, {})[ladder.parent_id] = ladder
+            self._add_ladder(liquidation, line, now)
+
+    def _add_ladder(self, liquidation: Liquidation, line: PlanLine, now: int) -> LadderLine:
+        ladder = LadderLine(f"{liquidation.liquidation_id}-{line.symbol}", liquidation.plan.account, "liquidation",
+                            self.engine.instruments[line.symbol], Side(line.side), line.quantity,
+                            line.reference_price, self.policy, now, liquidation.instruction.deadline_ns)
+        liquidation.lines[line.symbol] = ladder
+        self._lines[ladder.parent_id] = (liquidation, ladder)
+        self._working_by_symbol.setdefault(line.symbol, {})[ladder.parent_id] = ladder
+        return ladder
 
     def _start_ready_lines(self, liquidation: Liquidation) -> None:
         """Start each line whose symbol has none of the account's own orders still open: cancel first, then sell."""
@@ -446,9 +451,11 @@ class LiquidationManager(EngineObserver):
         self._finish(liquidation, "failed", detail)
 
     def _top_up(self, liquidation: Liquidation, remaining: Fraction) -> bool:
-        """Fills came in below the mark, so the planned lines fell short: extend them by the lots still needed."""
+        """Fills came in below the mark, so the planned lines fell short: extend them by the lots still needed, then,
+        if they hold no more, plan the rest over the account's other positions. Journaled before it acts."""
         if liquidation.instruction.target is None or liquidation.instruction.target.kind is TargetKind.POSITIONS:
             return False
+        extended: list[LadderLine] = []
         for line in liquidation.plan.lines:
             ladder = liquidation.lines[line.symbol]
             spare = abs(line.position) - ladder.quantity
@@ -458,11 +465,40 @@ class LiquidationManager(EngineObserver):
             lot = ladder.instrument.lot_size
             extra = min(spare, -(-int(-(-remaining // mark)) // lot) * lot)
             ladder.quantity += extra
-            ladder.state = LineState.WORKING
+            line.quantity = ladder.quantity
             remaining -= extra * mark
-            log.info("liquidation_line_extended", line=ladder.parent_id, extra=extra, quantity=ladder.quantity)
+            extended.append(ladder)
+        new_lines: list[PlanLine] = []
+        if remaining > 0:
+            others = {symbol: position.quantity
+                      for symbol, position in self.engine.account_positions(liquidation.plan.account).items()
+                      if position.quantity > 0 and symbol not in liquidation.lines}
+            if others:
+                instruction = liquidation.instruction
+                rest = Instruction(instruction.instruction_id, instruction.account, instruction.tier,
+                                   instruction.reason, Target(TargetKind.NOTIONAL, notional=remaining),
+                                   instruction.deadline_ns, others, instruction.symbol_order, instruction.haircuts)
+                account = self.engine.accounts.get(liquidation.plan.account)
+                new_lines = self.planner.plan(rest, others, self._views(),
+                                              account.liquidate_last if account else frozenset()).lines
+        if not extended and not new_lines:
+            return False
+        liquidation.plan.lines.extend(new_lines)
+        self._journal("liquidation.extended", {"liquidation_id": liquidation.liquidation_id,
+                                               "lines": [_line_record(line) for line in liquidation.plan.lines]})
+        log.info("liquidation_extended", liquidation_id=liquidation.liquidation_id,
+                 extended={ladder.symbol: ladder.quantity for ladder in extended},
+                 added={line.symbol: line.quantity for line in new_lines})
+        now = self.clock.now_ns()
+        for line in new_lines:
+            liquidation.tracker.marks[line.symbol] = Fraction(line.reference_price,  # type: ignore[union-attr]
+                                                              self.engine.instruments[line.symbol].price_scale)
+            self._add_ladder(liquidation, line, now)
+        for ladder in extended:
+            ladder.state = LineState.WORKING
             self._tick(ladder.parent_id)
-        return not all(ladder.done for ladder in liquidation.lines.values())
+        self._start_ready_lines(liquidation)
+        return True
 
     def _finish(self, liquidation: Liquidation, outcome: str, reason: str) -> None:
         if liquidation.status is LiquidationStatus.DONE:

@@ -89,6 +89,9 @@ class LiquidationRecovery:
                 liquidation.modified_by = payload["principal"]
             liquidation.status = LiquidationStatus.DONE if payload["decision"] == "rejected" else \
                 LiquidationStatus.RUNNING
+        elif kind == "liquidation.extended":
+            liquidation = manager.liquidations[payload["liquidation_id"]]
+            liquidation.plan.lines = [line_from_record(values) for values in payload["lines"]]
         elif kind == "liquidation.finished":
             liquidation = manager.liquidations[payload["liquidation_id"]]
             liquidation.status = LiquidationStatus.DONE

@@ -216,3 +216,21 @@ def test_policy_configuration_errors_name_the_key() -> None:
         with pytest.raises(ConfigError) as caught:
             parse_policy(table)
         assert str(caught.value).startswith(key), caught.value
+
+
+def test_a_shortfall_from_fills_below_the_mark_is_planned_over_other_positions(market_world) -> None:
+    world, desk = market_world(liquidation={"ordering": "risk_engine", **NO_REVIEW})
+    acme = world.engine.instruments["ACME"]
+    answer = desk.instruct("M-002", "mandatory", {"notional": "800000"}, order=["ACME", "DYNA"])
+    [planned] = desk.events("LiquidationPlanned", "M-002")
+    mark = acme.parse_price(planned.lines[0]["reference_price"])
+    assert [(line["symbol"], line["quantity"]) for line in planned.lines][0][0] == "ACME"
+    world.venue.gap("ACME", mark - 40 * acme.tick_size)  # the market slips: ACME's fills come in below its mark
+    world.advance(900)
+    liquidation = desk.manager.liquidations[answer["liquidation_id"]]
+    assert liquidation.outcome == "target_met", desk.events("LiquidationFinished")
+    symbols = {o.symbol for o in liquidation_children(world, "M-002")}
+    assert "DYNA" in symbols  # the rest was planned over the next position
+    sold = sum(Fraction(o.filled_cost, world.engine.instruments[o.symbol].price_scale)
+               for o in liquidation_children(world, "M-002"))
+    assert sold >= 800_000
