@@ -1,6 +1,6 @@
 """FIX initiators against one QuickFIX acceptor: our adapter beside a QuickFIX initiator (its Python binding).
 
-    python benchmarks/fix.py                       # 20,000 orders pipelined + 5,000 ping-pong per engine
+    python benchmarks/fix.py                       # 10,000 orders pipelined + 5,000 ping-pong per engine
     python benchmarks/fix.py --orders 5000 --pings 2000 --profile   # quicker, and where our CPU goes
 
 The broker is a QuickFIX C++ acceptor (data dictionary validation on) whose Python application answers every

@@ -119,6 +119,10 @@ async def serve(config: GatewayConfig, stop: asyncio.Event | None = None, ready:
 
     loop = asyncio.get_running_loop()
     gateway = build_gateway(config)
+    if "recovery" not in gateway.extras:
+        # no journal to carry the id sequence over a restart: give this run's order ids a prefix of their own, so a
+        # broker never sees a ClOrdID twice in a day
+        gateway.engine.id_prefix = f"U{_base36(gateway.clock.now_ns() // 1_000_000_000 % 36**6)}-"
     driver = LiveTimerDriver(gateway.timers, loop)
     server = ApiServer(gateway.engine, gateway.commands)
     gateway.extras["server"] = server
@@ -148,6 +152,16 @@ async def serve(config: GatewayConfig, stop: asyncio.Event | None = None, ready:
         export_sim_executions(gateway, config.journal_dir)
         recovery.close()
     return gateway
+
+
+def _base36(number: int) -> str:
+    digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    text = ""
+    while True:
+        number, digit = divmod(number, 36)
+        text = digits[digit] + text
+        if not number:
+            return text
 
 
 def tune_garbage_collection() -> None:

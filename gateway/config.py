@@ -334,6 +334,9 @@ def parse_config(data: dict[str, Any], base_dir: Path = Path(".")) -> GatewayCon
         venues.append(VenueConfig(_get(row, "name", path, str), kind,
                                   {k: v for k, v in row.items() if k not in ("name", "kind")}))
     names = [v.name for v in venues]
+    for index, name in enumerate(names):
+        if name in names[:index]:
+            raise ConfigError(f"venues[{index}].name: venue {name} is defined twice")
     routing_table = _get(data, "routing", "", dict, {})
     refuse_unknown_keys(routing_table, ROUTING_KEYS, "routing.")
     routing = RoutingConfig(

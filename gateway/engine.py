@@ -101,6 +101,7 @@ class Engine:
         self.positions: dict[tuple[str, str], Position] = {}
         self._positions_by_account: dict[str, dict[str, Position]] = {}
         self._subscriptions: list[Subscription] = []
+        self._venues_connected_before: set[str] = set()  # the first connection is start-up: recovery owns it
         self._observers: list[EngineObserver] = []
         # journal kind prefix ("parent.", "liquidation.") -> plug-in that rebuilds itself from its records (recovery.py)
         self.recoverables: dict[str, Any] = {}
@@ -402,6 +403,12 @@ class Engine:
             log.info("fill_duplicate_ignored", order_id=order.order_id, exec_id=report.exec_id)
             return
         self.journal_record("report", report, required=False)
+        if report.exec_type is ExecType.ORDER_STATUS and report.cumulative_quantity is not None \
+                and report.cumulative_quantity != order.filled_quantity:
+            # the venue's count differs from ours: fills it made are missing here (or it counts ones we busted);
+            # a FIX resend or reconciliation brings them, and this line says it happened
+            log.warning("venue_status_mismatch", venue=report.venue, order_id=order.order_id,
+                        venue_cumulative=report.cumulative_quantity, our_filled=order.filled_quantity)
         transition = self.orders.apply_report(order, report)
         if transition is None:
             return
@@ -443,10 +450,7 @@ class Engine:
         the venue resends (a FIX session's resend brings the reports missed while down; fills dedupe on ExecID).
         """
         log.info("venue_connection_changed", venue=venue, connected=connected)
-        # kept on the instance lazily so this method stays self-contained; set of venues seen connected before
-        connected_before: set[str] | None = getattr(self, "_venues_connected_before", None)
-        if connected_before is None:
-            connected_before = self._venues_connected_before = set()
+        connected_before = self._venues_connected_before
         if not connected:
             return
         if venue not in connected_before:
