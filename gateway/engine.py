@@ -102,6 +102,7 @@ class Engine:
         self._positions_by_account: dict[str, dict[str, Position]] = {}
         self._subscriptions: list[Subscription] = []
         self._venues_connected_before: set[str] = set()  # the first connection is start-up: recovery owns it
+        self._principals_by_name = {principal.name: principal for principal in config.principals.values()}
         self._observers: list[EngineObserver] = []
         # journal kind prefix ("parent.", "liquidation.") -> plug-in that rebuilds itself from its records (recovery.py)
         self.recoverables: dict[str, Any] = {}
@@ -294,7 +295,7 @@ class Engine:
         order.cancel_count += 1
         cancel_id = f"{order.order_id}.C{order.cancel_count}"
         self.journal_record("cancel", {"order_id": order.order_id, "client_order_id": cancel_id, "ts": now_ns},
-                      required=False)
+                            required=False)
         self.orders.mark_pending(order, cancel_id, OrderStatus.PENDING_CANCEL)
         self.risk.check_venue_rate(order.venue, now_ns, True)
         self.adapters[order.venue].send_cancel(order, cancel_id)
@@ -355,7 +356,7 @@ class Engine:
         replace_id = f"{order.order_id}.R{order.replace_count}"
         try:
             self.journal_record("replace", {"order_id": order.order_id, "client_order_id": replace_id,
-                                      "quantity": new_quantity, "limit_price": new_price, "ts": now_ns})
+                                            "quantity": new_quantity, "limit_price": new_price, "ts": now_ns})
         except RefusalError as error:  # not journaled, so not sent: the id was never used
             order.replace_count -= 1
             return error.refusal
@@ -481,10 +482,10 @@ class Engine:
                          f"the journal cannot record ({exc}); refusing to act unjournaled") from None
 
     def _principal_named(self, name: str) -> Principal:
-        for principal in self.config.principals.values():
-            if principal.name == name:
-                return principal
-        return Principal(name, Role.RISK, "", frozenset())  # internal actors (liquidation) act with risk authority
+        principal = self._principals_by_name.get(name)
+        if principal is None:  # internal actors (the liquidation) act with risk authority
+            principal = self._principals_by_name[name] = Principal(name, Role.RISK, "", frozenset())
+        return principal
 
     def _apply_to_position(self, order: Order, transition: Transition, ts_event: int) -> None:
         position = self.position(order.account, order.symbol)
