@@ -14,7 +14,7 @@ its schedule: where it should be now, the band around it, and when to wake.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, ClassVar, Protocol, TypeAlias
@@ -672,6 +672,29 @@ class ScheduledAlgorithm:
             return
         self._send(ChildPurpose.I_WOULD, quantity, iw, TimeInForce.IOC)
 
+    # --- recovery ---------------------------------------------------------------------------------------------------
+
+    def restore(self, children: Iterable[Child], filled: int, filled_cost: int, child_sequence: int,
+                i_would_used: int = 0) -> None:
+        """Adopt what a restart found of this order: its working children, its fills and its highest child number.
+
+        A running order goes back to waiting for its first tick (``PENDING``), so quotes and prints cannot make it
+        trade before the host's first wake; ``on_start`` then re-plans what is left over the time that is left (or
+        follows the end-time behaviour if the end passed). Paused, stopping and done orders keep their state.
+        """
+        self.filled = filled
+        self.filled_cost = filled_cost
+        self.children = {child.child_id: child for child in children}
+        self.child_sequence = max(self.child_sequence, child_sequence)  # a child id is never used twice
+        self.children_sent = max(self.children_sent, child_sequence)
+        self.i_would_used = i_would_used
+        self.consecutive_rejects = 0
+        self.reject_backoff_until_ns = 0
+        self._requote_due_ns = 0
+        self.overtime = self.completing = False  # judged again from the clock at the first decision
+        if self.state is AlgoState.RUNNING:
+            self.state = AlgoState.PENDING
+
     # --- events -----------------------------------------------------------------------------------------------------
 
     def on_start(self) -> list[Action]:
@@ -941,12 +964,12 @@ class ScheduledAlgorithm:
     def check_participation(self, participation: float) -> None:
         raise parameter_error("participation", f"does not apply to {self.name}")
 
-    def on_amend(self, amendment: Amendment) -> list[Action]:
-        now = self.clock.now_ns()
+    def take_terms(self, amendment: Amendment) -> bool:
+        """Adopt a validated amendment's terms without acting on them (a replay does only this); return whether the
+        schedule must be re-planned."""
         replan = False
         if amendment.limit_price_set:
             self.common.limit_price = amendment.limit_price
-            self._respect_new_limit(now)
         if amendment.participation is not None:
             self.participation_changed(amendment.participation)
         if amendment.end_ns is not None:
@@ -956,8 +979,16 @@ class ScheduledAlgorithm:
         if amendment.quantity is not None:
             self.quantity = amendment.quantity
             self.common.max_child_quantity = max(self.common.min_child_quantity, self.common.max_child_quantity)
-            self._shrink_to_quantity()
             replan = True
+        return replan
+
+    def on_amend(self, amendment: Amendment) -> list[Action]:
+        now = self.clock.now_ns()
+        replan = self.take_terms(amendment)
+        if amendment.limit_price_set:
+            self._respect_new_limit(now)
+        if amendment.quantity is not None:
+            self._shrink_to_quantity()
         if replan and self.state is AlgoState.RUNNING:
             self.rebase(now)
         if self.state is AlgoState.RUNNING:

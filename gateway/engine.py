@@ -272,6 +272,9 @@ class Engine:
 
     def cancel_order(self, principal: Principal, command: CancelOrder) -> Order:
         order = self.visible_order(principal, command.order_id)
+        if order.parent_id is not None:  # its parent (an algorithm or a liquidation) owns it and would fight back
+            raise refuse(ErrorCode.ORDER_NOT_CANCELABLE, f"order {order.order_id} is a child of {order.parent_id}; "
+                         "cancel the parent instead", "order_id")
         refusal = self.risk.check_principal_rate(principal.name, self.clock.now_ns(), priority=True)
         if refusal is not None:
             raise RefusalError(refusal)
@@ -310,6 +313,9 @@ class Engine:
 
     def amend_order(self, principal: Principal, command: AmendOrder) -> Order:
         order = self.visible_order(principal, command.order_id)
+        if order.parent_id is not None:
+            raise refuse(ErrorCode.ORDER_NOT_AMENDABLE, f"order {order.order_id} is a child of {order.parent_id}; "
+                         "amend the parent instead", "order_id")
         now_ns = self.clock.now_ns()
         refusal = self.risk.check_principal_rate(principal.name, now_ns)
         if refusal is None:

@@ -281,6 +281,9 @@ class ParentOrderManager:
         self._busy = False
         self._deferred: deque[Callable[[], None]] = deque()
         self.children_sent = 0
+        # journals a record before the manager acts: (kind, payload, required); a required record that cannot be
+        # written raises RefusalError (JOURNAL_UNAVAILABLE). None: no journal (gateway/parents_recovery.py sets it)
+        self.recorder: Callable[[str, dict[str, Any], bool], None] | None = None
 
     # --- queries ------------------------------------------------------------------------------------------------
 
@@ -336,9 +339,16 @@ class ParentOrderManager:
             tape=self._tape(command.symbol),
         )
         tca = LiveShortfall.start(command.side, quantity, arrival_price, instrument.price_precision)
-        # valid: from here on the parent exists
-        self.parent_sequence += 1
         now = self.clock.now_ns()
+        common = algorithm.common
+        self._record("parent.submitted", {
+            "parent_id": parent_id, "client_order_id": command.client_order_id, "account": command.account,
+            "principal": principal, "symbol": command.symbol, "side": command.side.value, "quantity": quantity,
+            "cash_amount": command.cash_amount, "algo": algorithm.name, "params": dict(command.params or {}),
+            "arrival_price": arrival_price, "ts_created": now, "start_ns": common.start_ns, "end_ns": common.end_ns,
+        })  # everything a restart needs to rebuild it; a refusal here leaves nothing behind
+        # valid and journaled: from here on the parent exists
+        self.parent_sequence += 1
         parent = ParentOrder(
             parent_id=parent_id,
             client_order_id=command.client_order_id,
@@ -355,15 +365,7 @@ class ParentOrderManager:
             cash_amount=command.cash_amount,
             tca=tca,
         )
-        parent.wake = partial(self._on_wake, parent)
-        self._parents[parent_id] = parent
-        self._by_client_id[(command.account, command.client_order_id)] = parent
-        self._active_by_symbol.setdefault(command.symbol, {})[parent_id] = parent
-        if algorithm.wants_prints:
-            self._print_subscribers.setdefault(command.symbol, {})[parent_id] = parent
-        if algorithm.wants_unmoved_quotes:
-            self._quote_subscribers.setdefault(command.symbol, {})[parent_id] = parent
-        common = algorithm.common
+        self.add_parent(parent)
         fmt = instrument.format_price
         self.port.publish(ParentAccepted(
             now, parent.account, parent_id, parent.client_order_id, parent.symbol, parent.side, quantity,
@@ -380,6 +382,7 @@ class ParentOrderManager:
         if parent.algorithm.state not in (AlgoState.RUNNING, AlgoState.PENDING):
             raise refuse(ErrorCode.ORDER_NOT_AMENDABLE,
                          f"parent {parent_id} is {parent.status.value}; only a working parent can pause", "parent_id")
+        self._record("parent.paused", {"parent_id": parent_id, "ts": self.clock.now_ns()})
         self._enter(partial(self._control, parent, parent.algorithm.on_pause, ParentPaused))
         return parent
 
@@ -388,6 +391,7 @@ class ParentOrderManager:
         if parent.algorithm.state is not AlgoState.PAUSED:
             raise refuse(ErrorCode.ORDER_NOT_AMENDABLE,
                          f"parent {parent_id} is {parent.status.value}; only a paused parent can resume", "parent_id")
+        self._record("parent.resumed", {"parent_id": parent_id, "ts": self.clock.now_ns()})
         self._enter(partial(self._control, parent, parent.algorithm.on_resume, ParentResumed))
         return parent
 
@@ -395,6 +399,10 @@ class ParentOrderManager:
         """Change quantity, limit_price, end_time or participation; a bad change is refused and changes nothing."""
         parent = self._require(parent_id)
         amendment = parent.algorithm.validate_amend(changes)
+        self._record("parent.amended", {
+            "parent_id": parent_id, "quantity": amendment.quantity, "limit_price": amendment.limit_price,
+            "limit_price_set": amendment.limit_price_set, "end_ns": amendment.end_ns,
+            "participation": amendment.participation, "ts": self.clock.now_ns()})
 
         def apply() -> None:
             actions = parent.algorithm.on_amend(amendment)
@@ -413,6 +421,10 @@ class ParentOrderManager:
         parent = self._require(parent_id)
         if parent.algorithm.state is AlgoState.DONE:
             raise refuse(ErrorCode.ORDER_NOT_CANCELABLE, f"parent {parent_id} is already finished", "parent_id")
+        if parent.algorithm.state is not AlgoState.STOPPING:  # stopping already: nothing new happens
+            # a cancel only reduces risk: like the engine's own cancels it acts even if the journal cannot record it
+            self._record("parent.canceled", {"parent_id": parent_id, "reason": reason.value,
+                                             "ts": self.clock.now_ns()}, required=False)
         self._enter(partial(self._act, parent, partial(parent.algorithm.on_cancel, reason)))
         return parent
 
@@ -424,6 +436,28 @@ class ParentOrderManager:
                 self.cancel(parent.parent_id, reason)
                 count += 1
         return count
+
+    def add_parent(self, parent: ParentOrder) -> None:
+        """Index a new (or rebuilt) parent; a working one follows its symbol's quotes and prints."""
+        parent.wake = partial(self._on_wake, parent)
+        parent_id, symbol, algorithm = parent.parent_id, parent.symbol, parent.algorithm
+        self._parents[parent_id] = parent
+        self._by_client_id[(parent.account, parent.client_order_id)] = parent
+        if algorithm.state is AlgoState.DONE:
+            return
+        self._active_by_symbol.setdefault(symbol, {})[parent_id] = parent
+        if algorithm.wants_prints:
+            self._print_subscribers.setdefault(symbol, {})[parent_id] = parent
+        if algorithm.wants_unmoved_quotes:
+            self._quote_subscribers.setdefault(symbol, {})[parent_id] = parent
+
+    def follow_child(self, parent: ParentOrder, child_id: str) -> None:
+        """Route the updates of ``child_id`` to ``parent`` (recovery: a child the journal rebuilt)."""
+        self._child_parent[child_id] = parent
+
+    def _record(self, kind: str, payload: dict[str, Any], required: bool = True) -> None:
+        if self.recorder is not None:
+            self.recorder(kind, payload, required)
 
     # --- engine observer (duck-typed gateway.engine.EngineObserver) ---------------------------------------------
 
@@ -584,7 +618,10 @@ class ParentOrderManager:
             elif event == "OrderExpired":
                 actions += algorithm.on_child_expired(child_id)
             elif event == "OrderRejected":
-                actions += algorithm.on_child_rejected(child_id, update.reason)
+                if update.reason.startswith("RECOVERY_"):  # lost in a crash, never reached the venue: not a refusal
+                    actions += algorithm.on_child_closed(child_id)
+                else:
+                    actions += algorithm.on_child_rejected(child_id, update.reason)
             elif event == "OrderReplaced":
                 actions += algorithm.on_child_replaced(child_id, update.quantity, update.limit_price)
             elif event == "OrderCancelRejected":
@@ -652,6 +689,9 @@ class ParentOrderManager:
         if parent.finish_reason is not None:
             return
         now = self.clock.now_ns()
+        # a fact by now (every child is done): recorded if the journal can, never refused
+        self._record("parent.finished", {"parent_id": parent.parent_id, "reason": reason.value, "ts": now},
+                     required=False)
         parent.finish_reason = reason
         parent.ts_finished = now
         if parent.timer is not None:

@@ -8,6 +8,7 @@ from gateway.api.schemas import enum_field, instrument_of, int_field, text_field
 from gateway.config import Principal
 from gateway.model import ErrorCode, Side, SubmitParent, refuse
 from gateway.parents import ParentOrder, ParentOrderManager
+from gateway.parents_recovery import ParentRecovery
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
@@ -49,6 +50,8 @@ def attach_parents(gateway: Gateway) -> ParentOrderManager:
     engine = gateway.engine
     manager = ParentOrderManager(engine, gateway.timers, engine.instruments)
     engine.add_observer(manager)  # type: ignore[arg-type]  # it has the observer's four methods
+    # journals parent.* records before the manager acts, and rebuilds parents from them after a crash
+    engine.register_recoverable("parent.", ParentRecovery(manager, engine))
     gateway.extras["parents"] = manager
 
     def visible(principal: Principal, payload: dict[str, Any]) -> ParentOrder:

@@ -55,7 +55,7 @@ class Recoverable(Protocol):
     """A plug-in (parent orders, liquidation) that journals its own records and rebuilds itself from them.
 
     Register with ``engine.register_recoverable("parent.", handler)`` before recovery runs (in its attach function);
-    journal with ``engine.journal.append("parent.submitted", payload)`` before acting, like the engine does.
+    journal with ``engine.journal_record("parent.submitted", payload)`` before acting, like the engine does.
     """
 
     def replay(self, kind: str, payload: Any) -> None:

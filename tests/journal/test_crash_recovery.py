@@ -4,7 +4,8 @@ The venue (SimVenue on the shared SimClock) lives through every crash; the gatew
 operation (before or after a journal write, right after a request reached the venue, while applying a report, while
 reconciling after the previous crash), sometimes leaving a torn record at the end of the journal. After each restart
 and after the whole session: every fill the venue made is in the journal exactly once, positions are the start
-positions plus the venue's fills, no ClOrdID reached the venue twice, and every order is finished or known working.
+positions plus the venue's fills, no ClOrdID reached the venue twice, every order is finished or known working, and
+every parent order is finished or resumed, having filled exactly what its children filled.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from gateway.model import (
     SubmitOrder,
     TimeInForce,
 )
+from gateway.parents import ParentStatus
 from gateway.recovery import Replayer
 
 SECOND = 1_000 * MS
@@ -60,9 +62,9 @@ class Trading:
                 if open_orders:
                     engine.cancel_order(world.principal("risk"), CancelOrder(rng.choice(open_orders).order_id))
             elif roll < 0.92:
-                amendable = [o for o in engine.orders.open_orders()
+                amendable = [o for o in engine.orders.open_orders()  # a parent's children are its algorithm's
                              if o.status in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
-                             and o.order_type is OrderType.LIMIT]
+                             and o.order_type is OrderType.LIMIT and o.parent_id is None]
                 if amendable:
                     order = rng.choice(amendable)
                     tick = world.config.instruments[order.symbol].tick_size
@@ -131,6 +133,31 @@ def check_after_restart(world: JournaledWorld) -> None:
         assert venue.find_order(order.order_id) is not None, f"{order.order_id} open here, unknown at the venue"
 
 
+def check_parents(world: JournaledWorld) -> set[str]:
+    """Every parent is finished, or resumed (paused, or its schedule armed), and has filled what its children filled;
+    return the ids of the unfinished ones."""
+    manager = world.gateway.extras["parents"]
+    children_filled: Counter[str] = Counter()
+    for order in world.engine.orders.by_id.values():
+        if order.parent_id and not order.liquidation:
+            children_filled[order.parent_id] += order.filled_quantity
+    parents = {parent.parent_id: parent for parent in manager.all_parents()}
+    assert set(children_filled) <= set(parents), f"children of parents not rebuilt: {set(children_filled) - set(parents)}"
+    working: set[str] = set()
+    for parent_id, parent in parents.items():
+        assert parent.filled_quantity == children_filled[parent_id], (
+            f"{parent_id} filled {parent.filled_quantity}, its children {children_filled[parent_id]}")
+        assert parent.filled_quantity <= parent.quantity, f"{parent_id} overfilled"
+        if parent.status is ParentStatus.FINISHED:
+            assert parent.finish_reason is not None
+            continue
+        armed = parent.timer is not None and not parent.timer.canceled
+        assert armed or parent.status is ParentStatus.PAUSED, (
+            f"{parent_id} is {parent.status.value}: neither finished nor resumed (no schedule armed)")
+        working.add(parent_id)
+    return working
+
+
 def test_fifty_crashes_in_a_busy_session_lose_nothing_and_send_nothing_twice(journaled_world) -> None:
     world = journaled_world(seed=20_240_607, fsync=FsyncPolicy.NEVER, snapshot_interval_ns=3 * SECOND,
                             session_s=SESSION_S)
@@ -140,6 +167,7 @@ def test_fifty_crashes_in_a_busy_session_lose_nothing_and_send_nothing_twice(jou
     session_end = world.clock.now_ns() + (SESSION_S - 2) * SECOND
     world.plan.arm(rng.randint(1, 700))
     moments: Counter[str] = Counter()
+    resumed: set[str] = set()  # parents found unfinished by some restart
 
     def crash_and_restart(error: SimulatedCrash) -> None:
         moments[str(error)] += 1
@@ -155,6 +183,7 @@ def test_fifty_crashes_in_a_busy_session_lose_nothing_and_send_nothing_twice(jou
                 moments[f"{again} (while recovering)"] += 1
                 continue
             check_after_restart(world)
+            resumed.update(check_parents(world))
             world.plan.arm(rng.randint(1, 700))
             return
 
@@ -172,7 +201,15 @@ def test_fifty_crashes_in_a_busy_session_lose_nothing_and_send_nothing_twice(jou
     world.crash()
     world.restart()
     check_after_restart(world)
+    check_parents(world)
     engine, venue = world.engine, world.venue
+    parents = {parent.parent_id: parent for parent in world.gateway.extras["parents"].all_parents()}
+    submitted = [record.payload["parent_id"] for record in read_records(world.directory)
+                 if record.kind == "parent.submitted"]
+    assert sorted(submitted) == sorted(parents), "every parent the journal accepted is back, once"
+    assert len(resumed) >= 5, f"only {len(resumed)} parents were working at a restart"
+    finished_after = [p for p in resumed if parents[p].status is ParentStatus.FINISHED]
+    assert len(finished_after) >= 3, "resumed parents went on to finish"
 
     assert world.crashes >= MIN_CRASHES + 1, f"only {world.crashes - 1} crashes in the session"
     assert sum(count for moment, count in moments.items() if "while recovering" in moment) >= 3
@@ -209,6 +246,7 @@ def test_fifty_crashes_in_a_busy_session_lose_nothing_and_send_nothing_twice(jou
     assert recovered > 0 and resolved > 0  # the crashes did leave loose ends, and recovery tied them
     print(f"crashes={world.crashes - 1} restarts={world.restarts} torn_tails={world.tails_torn} "
           f"orders={len(engine.orders.by_id)} venue_fills={len(venue_fills)} fills_recovered={recovered} "
-          f"resolved={resolved} plugins={dict(trading.plugins)} parent_children="
+          f"resolved={resolved} plugins={dict(trading.plugins)} parents={len(parents)} resumed={len(resumed)} "
+          f"finished_after_resuming={len(finished_after)} parent_children="
           f"{sum(1 for o in engine.orders.by_id.values() if o.parent_id)} refusals={dict(trading.refusals)} "
           f"moments={dict(moments)}")

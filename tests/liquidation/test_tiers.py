@@ -148,3 +148,20 @@ def test_bad_instructions_are_refused_with_the_field_named(market_world) -> None
             world.gateway.commands.dispatch(world.principal("risk"), "liquidate", payload)
         assert caught.value.refusal.field == field, (fields, caught.value.refusal)
     assert not desk.manager.accounts
+
+
+def test_the_account_owner_cannot_cancel_or_amend_the_liquidations_children(market_world) -> None:
+    from gateway.model import AmendOrder, CancelOrder
+
+    world, desk = market_world()
+    desk.instruct("M-001", "mandatory", {"notional": "2000000"})
+    world.advance(1)
+    child = next(o for o in world.engine.orders.open_orders("M-001") if o.liquidation)
+    bob = world.principal("bob")  # owns M-001 and can see its orders
+    with pytest.raises(RefusalError) as caught:
+        world.engine.cancel_order(bob, CancelOrder(child.order_id))
+    assert caught.value.refusal.code is ErrorCode.ORDER_NOT_CANCELABLE and child.parent_id in caught.value.refusal.message
+    with pytest.raises(RefusalError) as caught:
+        world.engine.amend_order(bob, AmendOrder(child.order_id, quantity=child.quantity + 100))
+    assert caught.value.refusal.code is ErrorCode.ORDER_NOT_AMENDABLE
+    assert child.is_working
