@@ -155,8 +155,7 @@ def test_the_account_owner_cannot_cancel_or_amend_the_liquidations_children(mark
 
     world, desk = market_world()
     desk.instruct("M-001", "mandatory", {"notional": "2000000"})
-    world.advance(1)
-    child = next(o for o in world.engine.orders.open_orders("M-001") if o.liquidation)
+    child = next(o for o in world.engine.orders.open_orders("M-001") if o.liquidation)  # sent, not yet answered
     bob = world.principal("bob")  # owns M-001 and can see its orders
     with pytest.raises(RefusalError) as caught:
         world.engine.cancel_order(bob, CancelOrder(child.order_id))
