@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from gateway.app import Gateway, build_gateway, serve
 from gateway.clock import SimClock, TimerQueue
-from gateway.config import GatewayConfig, Principal
+from gateway.config import GatewayConfig, Principal, parse_config
 from gateway.demo_config import DEMO_KEYS, demo_config_data
 from gateway.model import Order, OrderType, Side, SubmitOrder, TimeInForce
-from gateway.config import parse_config
+
+# CI runs the same examples every time (a property failure there must be reproducible, never luck); a developer's run
+# explores new ones. Either way a failure prints the blob that reproduces it.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("dev", print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 START_NS = 1_795_000_000_000_000_000  # a fixed simulated morning, so every run is the same
 
