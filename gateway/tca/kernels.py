@@ -36,17 +36,11 @@ O_EXECUTED_NOTIONAL = 1
 O_FEES = 2
 O_FIELDS = 3
 
-# Layout of the fill loop's private row per order: one cache line, the only memory a fill touches besides its inputs.
-# The order's constants (side, decision, arrival), the group its open run of fills belongs to (-1: none), and that
-# run's sums. The eight group sums are linear in them, so they are added to the group once per run, not per fill.
+# Layout of the fill loop's private row per order.
 _ROW_SIDE = 0
 _ROW_DECISION = 1
 _ROW_ARRIVAL = 2
-_ROW_GROUP = 3
-_ROW_QTY = 4
-_ROW_EXECUTED = 5
-_ROW_FEES = 6
-_ROW_FILLS = 7
+_ROW_ACC = 4
 _ROW = 8
 
 # Why a fill was left out (index into the counts the fill kernel returns).
@@ -86,41 +80,15 @@ def fill_buffers(n_chunks: int, n_groups: int, n_orders: int) -> tuple[np.ndarra
 
 @njit(cache=True)
 def _init_rows(order_part, order_side, order_decision, order_arrival, order_included):  # type: ignore[no-untyped-def]
-    """Write each order's constants into each thread's row per order, with no open run; return the drop counters."""
+    """Write what the fill loop reads into each thread's row per order; return the drop counters."""
+    # The row holds side (0 when left out), decision and arrival, then what the loop adds up (filled quantity,
+    # executed notional, fees): one cache line per order, touched once per fill.
     for chunk in range(order_part.shape[0]):
         for o in range(order_part.shape[1]):
             order_part[chunk, o, _ROW_SIDE] = np.float64(order_side[o]) if order_included[o] else 0.0
             order_part[chunk, o, _ROW_DECISION] = order_decision[o]
             order_part[chunk, o, _ROW_ARRIVAL] = order_arrival[o]
-            order_part[chunk, o, _ROW_GROUP] = -1.0
     return np.zeros((order_part.shape[0], DROP_FIELDS), dtype=np.int64)
-
-
-@njit(cache=True, inline="always")
-def _close_run(acc, totals, rows, o):  # type: ignore[no-untyped-def]
-    """Add order o's open run of fills to the run's group and to the order's totals; leave the row with no run."""
-    g = np.int64(rows[o, _ROW_GROUP])
-    s = rows[o, _ROW_SIDE]
-    qty = rows[o, _ROW_QTY]
-    executed = rows[o, _ROW_EXECUTED]
-    fees = rows[o, _ROW_FEES]
-    paper = qty * rows[o, _ROW_DECISION]
-    arrival_notional = qty * rows[o, _ROW_ARRIVAL]
-    acc[g, G_DELAY] += s * (arrival_notional - paper)
-    acc[g, G_TRADING] += s * (executed - arrival_notional)
-    acc[g, G_FEES] += fees
-    acc[g, G_PAPER_NOTIONAL] += paper
-    acc[g, G_EXECUTED_NOTIONAL] += executed
-    acc[g, G_ARRIVAL_NOTIONAL] += arrival_notional
-    acc[g, G_FILLED_QTY] += qty
-    acc[g, G_FILLS] += rows[o, _ROW_FILLS]
-    totals[o, O_FILLED_QTY] += qty
-    totals[o, O_EXECUTED_NOTIONAL] += executed
-    totals[o, O_FEES] += fees
-    rows[o, _ROW_QTY] = 0.0
-    rows[o, _ROW_EXECUTED] = 0.0
-    rows[o, _ROW_FEES] = 0.0
-    rows[o, _ROW_FILLS] = 0.0
 
 
 @njit(cache=True)
@@ -129,7 +97,6 @@ def _fill_range(  # type: ignore[no-untyped-def]
     stop,
     acc,
     rows,
-    totals,
     drop,
     fill_order,
     fill_qty,
@@ -141,12 +108,7 @@ def _fill_range(  # type: ignore[no-untyped-def]
     origin_ns,
     width_ns,
 ):
-    """Add fills start..stop-1 to one thread's accumulators: the hot loop.
-
-    Consecutive fills of an order in the same group form a run: a fill adds only its quantity, q*p, fee and count to
-    its order's row (one cache line), and the run's eight group sums are derived from those when the order's next fill
-    lands in another group, or at the end. Fills in time order make about one run per order and bucket.
-    """
+    """Add fills start..stop-1 to one thread's accumulators: the hot loop."""
     m = rows.shape[0]
     k = fill_keys.shape[0]
     n_buckets = radix[k]
@@ -154,24 +116,28 @@ def _fill_range(  # type: ignore[no-untyped-def]
     span_start = np.int64(1)
     span_stop = np.int64(0)
     bucket = np.int64(0)
-    # Counted in registers, without a branch: a fill left out adds zeros; why it was left out is worked out by a
-    # second pass only when some were (stores to a counter array in the loop cost a fifth of its time).
-    unknown = 0
-    unusable = 0
-    missing_fee = 0
     for i in range(start, stop):
         o = fill_order[i]
         if o < 0 or o >= m:
-            unknown += 1
+            drop[DROP_UNKNOWN_ORDER] += 1
             continue
         s = rows[o, _ROW_SIDE]
         q = fill_qty[i]
         p = fill_price[i]
+        # One predictable branch for the common case; the reason is worked out only for a dropped fill.
         usable = (s != 0.0) & (q > 0) & (p > 0.0) & (p < np.inf)
-        unusable += not usable
+        if not usable:
+            if s == 0.0:
+                drop[DROP_EXCLUDED_ORDER] += 1
+            elif q <= 0:
+                drop[DROP_QUANTITY] += 1
+            else:
+                drop[DROP_PRICE] += 1
+            continue
         fee = fill_fee[i]
-        fee_missing = fee != fee
-        missing_fee += usable & fee_missing
+        if fee != fee:
+            drop[MISSING_FEE] += 1
+            fee = 0.0
         if n_buckets > 1:
             local = fill_ts[i] + origin_ns
             if local < span_start or local >= span_stop:
@@ -195,59 +161,40 @@ def _fill_range(  # type: ignore[no-untyped-def]
             for key in range(k):
                 g = g * radix[key] + fill_keys[key, i]
             g = g * n_buckets + bucket
-        gf = np.float64(g)
-        if rows[o, _ROW_GROUP] != gf:
-            if rows[o, _ROW_GROUP] >= 0.0:
-                _close_run(acc, totals, rows, o)
-            rows[o, _ROW_GROUP] = gf
-        qf = np.float64(q) if usable else 0.0
-        rows[o, _ROW_QTY] += qf
-        rows[o, _ROW_EXECUTED] += qf * p if usable else 0.0
-        rows[o, _ROW_FEES] += fee if usable and not fee_missing else 0.0
-        rows[o, _ROW_FILLS] += 1.0 if usable else 0.0
-    for o in range(m):
-        if rows[o, _ROW_GROUP] >= 0.0:
-            _close_run(acc, totals, rows, o)
-            rows[o, _ROW_GROUP] = -1.0
-    drop[DROP_UNKNOWN_ORDER] += unknown
-    drop[MISSING_FEE] += missing_fee
-    if unusable:
-        _count_unusable(start, stop, rows, drop, fill_order, fill_qty, fill_price)
+        qf = np.float64(q)
+        decision = rows[o, _ROW_DECISION]
+        arrival = rows[o, _ROW_ARRIVAL]
+        executed = qf * p
+        arrival_notional = qf * arrival
+        acc[g, G_DELAY] += s * (arrival_notional - qf * decision)
+        acc[g, G_TRADING] += s * (executed - arrival_notional)
+        acc[g, G_FEES] += fee
+        acc[g, G_PAPER_NOTIONAL] += qf * decision
+        acc[g, G_EXECUTED_NOTIONAL] += executed
+        acc[g, G_ARRIVAL_NOTIONAL] += arrival_notional
+        acc[g, G_FILLED_QTY] += qf
+        acc[g, G_FILLS] += 1.0
+        rows[o, _ROW_ACC + O_FILLED_QTY] += qf
+        rows[o, _ROW_ACC + O_EXECUTED_NOTIONAL] += executed
+        rows[o, _ROW_ACC + O_FEES] += fee
 
 
 @njit(cache=True)
-def _count_unusable(start, stop, rows, drop, fill_order, fill_qty, fill_price):  # type: ignore[no-untyped-def]
-    """Count why the fills of a known order were left out: excluded order, quantity, price."""
-    m = rows.shape[0]
-    for i in range(start, stop):
-        o = fill_order[i]
-        if o < 0 or o >= m:
-            continue
-        p = fill_price[i]
-        if rows[o, _ROW_SIDE] == 0.0:
-            drop[DROP_EXCLUDED_ORDER] += 1
-        elif fill_qty[i] <= 0:
-            drop[DROP_QUANTITY] += 1
-        elif not (p > 0.0 and p < np.inf):
-            drop[DROP_PRICE] += 1
-
-
-@njit(cache=True)
-def _merge(group_part, order_totals, drops):  # type: ignore[no-untyped-def]
+def _merge(group_part, order_part, drops):  # type: ignore[no-untyped-def]
     """Add the threads' accumulators together into (group_acc, order_acc, drop_counts)."""
     n_chunks, n_groups = group_part.shape[0], group_part.shape[1]
-    m = order_totals.shape[1]
+    m = order_part.shape[1]
     group_acc = np.zeros((n_groups, G_FIELDS))
     for g in range(n_groups):
         for chunk in range(n_chunks):
             for f in range(G_HOT):
                 group_acc[g, f] += group_part[chunk, g, f]
         group_acc[g, G_SLICE_QTY] = group_acc[g, G_FILLED_QTY]
-    order_acc = order_totals[0].copy()
-    for chunk in range(1, n_chunks):
-        for o in range(m):
+    order_acc = np.zeros((m, O_FIELDS))
+    for o in range(m):
+        for chunk in range(n_chunks):
             for f in range(O_FIELDS):
-                order_acc[o, f] += order_totals[chunk, o, f]
+                order_acc[o, f] += order_part[chunk, o, _ROW_ACC + f]
     drop_counts = np.zeros(DROP_FIELDS, dtype=np.int64)
     for chunk in range(n_chunks):
         for f in range(DROP_FIELDS):
@@ -277,7 +224,6 @@ def accumulate_fills(  # type: ignore[no-untyped-def]
     n = fill_qty.shape[0]
     n_chunks = group_part.shape[0]
     drops = _init_rows(order_part, order_side, order_decision, order_arrival, order_included)
-    totals = np.zeros((n_chunks, order_part.shape[1], O_FIELDS))
     step = (n + n_chunks - 1) // n_chunks
     for chunk in prange(n_chunks):
         _fill_range(
@@ -285,7 +231,6 @@ def accumulate_fills(  # type: ignore[no-untyped-def]
             min(n, chunk * step + step),
             group_part[chunk],
             order_part[chunk],
-            totals[chunk],
             drops[chunk],
             fill_order,
             fill_qty,
@@ -297,7 +242,7 @@ def accumulate_fills(  # type: ignore[no-untyped-def]
             origin_ns,
             width_ns,
         )
-    return _merge(group_part, totals, drops)
+    return _merge(group_part, order_part, drops)
 
 
 @njit(cache=True)
@@ -320,13 +265,11 @@ def accumulate_fills_serial(  # type: ignore[no-untyped-def]
 ):
     """Do what accumulate_fills does on one thread (buffers of one slice), without starting the thread pool."""
     drops = _init_rows(order_part, order_side, order_decision, order_arrival, order_included)
-    totals = np.zeros((1, order_part.shape[1], O_FIELDS))
     _fill_range(
         0,
         fill_qty.shape[0],
         group_part[0],
         order_part[0],
-        totals[0],
         drops[0],
         fill_order,
         fill_qty,
@@ -338,7 +281,7 @@ def accumulate_fills_serial(  # type: ignore[no-untyped-def]
         origin_ns,
         width_ns,
     )
-    return _merge(group_part, totals, drops)
+    return _merge(group_part, order_part, drops)
 
 
 @njit(cache=True)
