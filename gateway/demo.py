@@ -44,7 +44,7 @@ class Display:
             self.line("dim", f"      position {event['account']} {event['symbol']} -> {event['quantity']:,}")
             return
         if name.startswith("Order"):
-            detail = (f"{event['account']:<8} {event['order_id']:<6} {event['side']:<4} {event['quantity']:>6,} "
+            detail = (f"{event['account']:<8} {event['order_id']:<10} {event['side']:<4} {event['quantity']:>6,} "
                       f"{event['symbol']:<5} {event['order_type']:<10} {event['status']}")
             if name == "OrderFilled":
                 detail += f"  fill {event['last_quantity']:,} @ {event['last_price']} (avg {event['average_price']})"
@@ -152,7 +152,7 @@ async def basic_script(base_url: str, display: Display, pause: Callable[[float],
 
         display.step(10, "Where alice stands")
         for order in await alice.orders():
-            display.line("event", f"     {order['order_id']:<5} {order['side']:<4} {order['quantity']:>6,} "
+            display.line("event", f"     {order['order_id']:<10} {order['side']:<4} {order['quantity']:>6,} "
                                   f"{order['symbol']:<5} {order['order_type']:<10} {order['time_in_force']:<4} "
                                   f"{order['status']:<17} filled {order['filled_quantity']:>6,} "
                                   f"avg {order['average_price']}")
