@@ -392,6 +392,10 @@ class LiquidationManager(EngineObserver):
             ladder.on_send_deferred()  # waiting for a slot is not a failure
             self._block(liquidation, ladder)
             return
+        if refusal.code is ErrorCode.VENUE_UNAVAILABLE:
+            ladder.on_send_deferred()  # the venue is down: keep trying every tick, however long the outage
+            log.warning("liquidation_venue_unavailable", line=ladder.parent_id, reason=refusal.message)
+            return
         ladder.on_send_refused()
         log.warning("liquidation_child_refused", line=ladder.parent_id, code=refusal.code.value,
                     reason=refusal.message, refusals=ladder.refusals)

@@ -86,7 +86,9 @@ class Planner:
                 side, available = "SELL", position
             if view is None or available <= 0:
                 if wanted is not None or position:
-                    skipped.append(SkippedPosition(symbol, position, "no_position" if view else "unknown_symbol"))
+                    # a short is covered only when a positions target names it: selling cannot relieve it
+                    reason = "unknown_symbol" if view is None else "short_position" if position < 0 else "no_position"
+                    skipped.append(SkippedPosition(symbol, position, reason))
                 continue
             if view.halted:
                 skipped.append(SkippedPosition(symbol, position, "halted"))

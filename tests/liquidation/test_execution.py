@@ -234,3 +234,23 @@ def test_a_shortfall_from_fills_below_the_mark_is_planned_over_other_positions(m
     sold = sum(Fraction(o.filled_cost, world.engine.instruments[o.symbol].price_scale)
                for o in liquidation_children(world, "M-002"))
     assert sold >= 800_000
+
+
+def test_a_venue_outage_pauses_the_ladder_and_it_finishes_when_the_venue_returns(market_world) -> None:
+    world, desk = market_world(liquidation=NO_REVIEW)
+    world.venue.disconnect()
+    answer = desk.instruct("M-002", "mandatory", {"notional": "100000"})
+    world.advance(120)  # two minutes down: far more than twenty reprice ticks
+    liquidation = desk.manager.liquidations[answer["liquidation_id"]]
+    assert liquidation.status.value == "running" and not liquidation_children(world, "M-002")
+    world.venue.connect()
+    world.advance(300)
+    assert liquidation.outcome == "target_met"
+
+
+def test_a_short_position_is_reported_not_sold(market_world) -> None:
+    world, desk = market_world(liquidation=NO_REVIEW)
+    desk.instruct("M-002", "mandatory", {"notional": "10000"}, positions={"ACME": 500, "BOLT": -2_000})
+    [planned] = desk.events("LiquidationPlanned", "M-002")
+    assert {"symbol": "BOLT", "position": -2_000, "reason": "short_position"} in planned.skipped
+    assert [line["symbol"] for line in planned.lines] == ["ACME"]
