@@ -306,3 +306,27 @@ def read_slice_interval(reader: ParamReader, duration_ns: int) -> int:
         return min(seconds_to_ns(interval_s), duration_ns)
     default_ns = min(max(duration_ns // 30, NANOS_PER_SECOND), 300 * NANOS_PER_SECOND)
     return min(default_ns, duration_ns)
+
+
+DEFAULT_TOLERANCE = 0.05  # the band around the schedule, as a share of the order
+
+
+def read_tolerance(reader: ParamReader, largest_slice: float, slice_word: str, quantity: int, min_child_quantity: int,
+                   lot_size: int) -> float:
+    """The schedule band ``tolerance``: at least one slice wide (by default the wider of 5% and the largest slice),
+    and never narrower than the minimum child size."""
+    tolerance = reader.number("tolerance", None, minimum=0.0, maximum=1.0, exclusive_minimum=True)
+    if tolerance is None:
+        tolerance = max(DEFAULT_TOLERANCE, largest_slice)
+    elif tolerance < largest_slice - 1e-9:
+        raise parameter_error(
+            "tolerance", f"{tolerance:g} is narrower than {slice_word} ({largest_slice:.4f} of the order); "
+            "widen it or use more slices"
+        )
+    band = tolerance * quantity
+    if min_child_quantity > max(band, lot_size) and min_child_quantity < quantity:
+        raise parameter_error(
+            "min_child_quantity", f"{min_child_quantity} is larger than the tolerance band {band:.0f} shares"
+        )
+    return tolerance
+

@@ -14,10 +14,8 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from algos.base import ScheduledAlgorithm
-from algos.params import CommonParams, ParamReader, parameter_error, read_slice_interval
+from algos.params import CommonParams, ParamReader, read_slice_interval, read_tolerance
 from gateway.model import Instrument
-
-DEFAULT_TOLERANCE = 0.05
 
 
 class TwapAlgorithm(ScheduledAlgorithm):
@@ -37,19 +35,8 @@ class TwapAlgorithm(ScheduledAlgorithm):
         assert common.end_ns is not None
         interval_ns = read_slice_interval(reader, common.end_ns - common.start_ns)
         largest_slice = cls.largest_slice_share(common, interval_ns, reader, instrument)
-        tolerance = reader.number("tolerance", None, minimum=0.0, maximum=1.0, exclusive_minimum=True)
-        if tolerance is None:
-            tolerance = max(DEFAULT_TOLERANCE, largest_slice)
-        elif tolerance < largest_slice - 1e-9:
-            raise parameter_error(
-                "tolerance", f"{tolerance:g} is narrower than one slice ({largest_slice:.4f} of the order); "
-                "widen it or use more slices"
-            )
-        band = tolerance * quantity
-        if common.min_child_quantity > max(band, instrument.lot_size) and common.min_child_quantity < quantity:
-            raise parameter_error(
-                "min_child_quantity", f"{common.min_child_quantity} is larger than the tolerance band {band:.0f} shares"
-            )
+        tolerance = read_tolerance(reader, largest_slice, "one slice", quantity, common.min_child_quantity,
+                                   instrument.lot_size)
         return {"slice_interval_ns": interval_ns, "tolerance": tolerance}
 
     @classmethod

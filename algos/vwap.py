@@ -19,8 +19,8 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from algos.curves import VolumeCurve, u_shaped_curve
-from algos.params import CommonParams, ParamReader, parameter_error, read_slice_interval
-from algos.twap import DEFAULT_TOLERANCE, TwapAlgorithm
+from algos.params import CommonParams, ParamReader, parameter_error, read_slice_interval, read_tolerance
+from algos.twap import TwapAlgorithm
 from gateway.model import Instrument
 
 MAX_PARTICIPATION_LIMIT = 0.5
@@ -77,19 +77,8 @@ class VwapAlgorithm(TwapAlgorithm):
             check_rate("max_participation", max_participation)
         interval_ns = read_slice_interval(reader, common.end_ns - common.start_ns)
         largest = _largest_slice(curve, session_start, session_end, common.start_ns, common.end_ns, interval_ns)
-        tolerance = reader.number("tolerance", None, minimum=0.0, maximum=1.0, exclusive_minimum=True)
-        if tolerance is None:
-            tolerance = max(DEFAULT_TOLERANCE, largest)
-        elif tolerance < largest - 1e-9:
-            raise parameter_error(
-                "tolerance", f"{tolerance:g} is narrower than the largest slice ({largest:.4f} of the order); "
-                "widen it or use more slices"
-            )
-        band = tolerance * quantity
-        if common.min_child_quantity > max(band, instrument.lot_size) and common.min_child_quantity < quantity:
-            raise parameter_error(
-                "min_child_quantity", f"{common.min_child_quantity} is larger than the tolerance band {band:.0f} shares"
-            )
+        tolerance = read_tolerance(reader, largest, "the largest slice", quantity, common.min_child_quantity,
+                                   instrument.lot_size)
         return {
             "slice_interval_ns": interval_ns,
             "tolerance": tolerance,

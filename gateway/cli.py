@@ -5,18 +5,25 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
+
+
+def _load_config(path: str) -> object | None:
+    """The validated configuration, or None after saying on stderr which key is wrong."""
+    from gateway.config import ConfigError, load_config
+
+    try:
+        return load_config(path)
+    except ConfigError as error:
+        print(f"configuration error: {error}", file=sys.stderr)
+        return None
 
 
 def _serve(args: argparse.Namespace) -> int:
     from gateway.app import run_server
-    from gateway.config import ConfigError, load_config
 
-    try:
-        config = load_config(args.config)
-    except ConfigError as error:
-        print(f"configuration error: {error}", file=sys.stderr)
-        return 2
-    return run_server(config)
+    config = _load_config(args.config)
+    return 2 if config is None else run_server(config)  # type: ignore[arg-type]
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -26,12 +33,8 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _check_config(args: argparse.Namespace) -> int:
-    from gateway.config import ConfigError, load_config
-
-    try:
-        config = load_config(args.config)
-    except ConfigError as error:
-        print(f"configuration error: {error}", file=sys.stderr)
+    config: Any = _load_config(args.config)
+    if config is None:
         return 2
     print(f"ok: {len(config.instruments)} instruments, {len(config.accounts)} accounts, "
           f"{len(config.principals)} principals, venues {', '.join(v.name for v in config.venues)}")
