@@ -9,6 +9,7 @@ from fractions import Fraction
 
 from gateway.liquidation.model import (
     Instruction,
+    Target,
     Ordering,
     Plan,
     PlanLine,
@@ -111,19 +112,14 @@ class Planner:
             required, lines, shortfall = self._allocate(target.notional, candidates, positions, views, liquidate_last)
             rate = target.cost_rate if target.cost_rate is not None else self._plan_cost_rate(lines)
         else:
-            rate = target.cost_rate if target.cost_rate is not None else Fraction(self.policy.fee_bps) / 10_000
-            for _ in range(1 if target.cost_rate is not None else COST_RATE_ITERATIONS):
-                sale = required_sale(target.assets, target.loan, target.target_ratio, rate)
-                if sale is None:
-                    sale = sum((q * _mark(views[s]) for s, q, _ in candidates), Fraction(0))
-                    notes = [f"target ratio {float(target.target_ratio):.4g} cannot be restored by selling at expected "
-                             f"cost {float(rate) * 10_000:.1f} bps: selling everything tradable"]
-                required, lines, shortfall = self._allocate(sale, candidates, positions, views, liquidate_last)
-                if target.cost_rate is not None or not lines or notes:
-                    break
-                previous, rate = rate, self._plan_cost_rate(lines)
-                if abs(rate - previous) < Fraction(1, 10**7):  # settled to a thousandth of a basis point
-                    break
+            rate = target.cost_rate if target.cost_rate is not None else self._settled_cost_rate(target, candidates,
+                                                                                                   views)
+            sale = required_sale(target.assets, target.loan, target.target_ratio, rate)
+            if sale is None:
+                sale = sum((q * _mark(views[s]) for s, q, _ in candidates), Fraction(0))
+                notes = [f"target ratio {float(target.target_ratio):.4g} cannot be restored by selling at expected "
+                         f"cost {float(rate) * 10_000:.1f} bps: selling everything tradable"]
+            required, lines, shortfall = self._allocate(sale, candidates, positions, views, liquidate_last)
         return Plan(instruction.instruction_id, instruction.account, target.kind, required, rate, lines, skipped,
                     shortfall, notes + self._review_reasons(lines, skipped, views, rate))
 
@@ -150,6 +146,36 @@ class Planner:
             ranked = sorted(candidates, key=lambda item: (relief_per_cost(item), item[0]))
         # "liquidate last" where possible: after everything else, in the same order among themselves
         return [c for c in ranked if c[0] not in liquidate_last] + [c for c in ranked if c[0] in liquidate_last]
+
+    def _settled_cost_rate(self, target: Target, candidates: list[tuple[str, int, str]],
+                           views: dict[str, SymbolView]) -> Fraction:
+        """f for the ratio target: the sale depends on f and f on what the sale takes, so iterate, in floats (f is an
+        estimate), until it settles to a thousandth of a basis point; the sale itself is then computed exactly."""
+        fee = self.policy.fee_bps / 10_000
+        rate = fee
+        assets, loan, ratio = float(target.assets), float(target.loan), float(target.target_ratio)
+        for _ in range(COST_RATE_ITERATIONS):
+            denominator = ratio * (1 - rate) - 1
+            if loan <= 0 or denominator <= 0:
+                break
+            remaining = (ratio * loan - assets) / denominator
+            value = cost = 0.0
+            for symbol, available, _ in candidates:
+                if remaining <= 0:
+                    break
+                view = views[symbol]
+                mark = view.reference_price / view.instrument.price_scale
+                lot = view.instrument.lot_size
+                quantity = min(available, -(-math.ceil(remaining / mark) // lot) * lot)
+                value += quantity * mark
+                cost += quantity * mark * cost_rate(self.policy, view, quantity)
+                remaining -= quantity * mark
+            settled = cost / value if value else fee
+            if abs(settled - rate) < 1e-7:
+                rate = settled
+                break
+            rate = settled
+        return Fraction(round(rate * 1e10), 10**10)
 
     def _allocate(self, sale: Fraction, candidates: list[tuple[str, int, str]], positions: dict[str, int],
                   views: dict[str, SymbolView],
