@@ -139,7 +139,7 @@ async def crash_script(base_url: str, display: Any, pause: Callable[[float], Awa
                                    + ", ".join(f"{line['symbol']} {line['quantity']:,}" for line in answer["lines"]))
 
         display.step(7, "The gateway liquidates: cancel first, a participation-capped price ladder, stop at target")
-        await _wait_finished(risk, gateway, [a for a, t in tiers.items() if t == "mandatory"], pause)
+        await _wait_finished(risk, pause)
 
         display.step(8, "After: the risk engine's view again")
         after = await survey(risk, act=False)
@@ -165,12 +165,11 @@ def _gap(venue: Any, gateway: Any, moves: dict[str, Decimal]) -> None:
         venue.gap(symbol, target)
 
 
-async def _wait_finished(risk: UnwindClient, gateway: Any, accounts: list[str],
-                         pause: Callable[[float], Awaitable[None]]) -> None:
-    manager = gateway.extras["liquidation"]
+async def _wait_finished(risk: UnwindClient, pause: Callable[[float], Awaitable[None]]) -> None:
+    """Until every liquidation is done, as the risk engine sees it through the API (about two minutes at most)."""
     for _ in range(240):
-        running = [liq for liq in manager.liquidations.values() if liq.status.value != "done"]
-        if not running:
+        liquidations = (await risk.request("liquidations"))["liquidations"]
+        if all(liquidation["status"] == "done" for liquidation in liquidations):
             return
         await pause(0.5)
 

@@ -42,7 +42,7 @@ from gateway.liquidation.model import (
 from gateway.liquidation.planner import Planner, SymbolView
 from gateway.liquidation.policy import LiquidationPolicy, TierPolicy
 from gateway.liquidation.target import TargetTracker
-from gateway.model import ErrorCode, Order, Quote, Refusal, Side, TradePrint, VenueStatus, refuse
+from gateway.model import ErrorCode, Order, Refusal, Side, TradePrint, VenueStatus, refuse
 
 if TYPE_CHECKING:
     from gateway.parents import ParentOrderManager
@@ -591,9 +591,6 @@ class LiquidationManager(EngineObserver):
                 del lines[line_id]
             else:
                 ladder.on_trade(trade.ts_event, trade.quantity, trade.own)
-
-    def on_quote(self, quote: Quote) -> None:
-        return None  # ladders read the engine's latest quote on their own ticks
 
     # --- views --------------------------------------------------------------------------------------------------
 
