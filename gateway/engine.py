@@ -300,7 +300,7 @@ class Engine:
         self.journal_record("cancel", {"order_id": order.order_id, "client_order_id": cancel_id, "ts": now_ns},
                             required=False)
         self.orders.mark_pending(order, cancel_id, OrderStatus.PENDING_CANCEL)
-        self.risk.check_venue_rate(order.venue, now_ns, True)  # a cancel uses the venue's capacity, but is never refused
+        self.risk.check_venue_rate(order.venue, now_ns, True)  # uses capacity; never refused
         self.adapters[order.venue].send_cancel(order, cancel_id)
         self.publish(self._order_event("OrderPendingCancel", order, now_ns))
         return None
