@@ -145,9 +145,15 @@ def group_ids(keys: np.ndarray, radix: np.ndarray, ts: np.ndarray, origin_ns: in
     n_buckets = int(radix[-1])
     group = np.zeros(ts.shape[0], dtype=np.int64)
     for k in range(keys.shape[0]):
-        group = group * int(radix[k]) + keys[k].astype(np.int64)
-    bucket = ((ts + origin_ns) // width_ns) % n_buckets if n_buckets > 1 else 0
-    return group * n_buckets + bucket
+        group *= int(radix[k])
+        group += keys[k]
+    group *= n_buckets
+    if n_buckets > 1:
+        bucket = ts + origin_ns
+        bucket //= width_ns
+        bucket %= n_buckets
+        group += bucket
+    return group
 
 
 @dataclass(slots=True)
@@ -167,6 +173,7 @@ def attribute_arrays(
     fill_fee: np.ndarray,
     fill_ts: np.ndarray,
     fill_keys: np.ndarray,
+    order_keys: np.ndarray,
     radix: np.ndarray,
     order_side: np.ndarray,
     order_qty: np.ndarray,
@@ -184,23 +191,33 @@ def attribute_arrays(
 ) -> KernelOutput:
     """Run the kernels on canonical arrays: per-group accumulators and per-order shortfall.
 
-    Fill groups are numbered from ``fill_keys`` (int32[k, n]) in mixed radix ``radix`` (category counts, then the
-    number of time-of-day buckets); ``home_group`` and ``rest_group`` number each order's own groups the same way.
+    Groups are numbered in mixed radix ``radix``: the category counts of the keys fixed per order (``order_keys``,
+    int32[ko, m]), then of the keys that vary between an order's fills (``fill_keys``, int32[kf, n]), then the
+    number of time-of-day buckets. ``home_group`` and ``rest_group`` number each order's own groups the same way.
     """
     from gateway.tca import kernels as k
 
+    n_order_keys, n_fill_keys = order_keys.shape[0], fill_keys.shape[0]
+    order_code = np.zeros(order_side.shape[0], dtype=np.int64)
+    for index in range(n_order_keys):
+        order_code *= int(radix[index])
+        order_code += order_keys[index]
     n_groups = int(np.prod(radix.astype(np.float64)))
     chunks = n_chunks or k.default_chunks()
     parallel = chunks > 1 and fill_qty.shape[0] >= PARALLEL_MIN_FILLS
-    group_part, order_part = k.fill_buffers(chunks if parallel else 1, n_groups, order_side.shape[0])
+    buffers = k.fill_buffers(
+        chunks if parallel else 1, n_groups, order_side.shape[0], fill_qty.shape[0], n_fill_keys > 0
+    )
     fills = (
         fill_order,
         fill_qty,
         fill_price,
         fill_fee,
         fill_ts,
-        fill_keys,
-        radix,
+        fill_keys if n_fill_keys else None,
+        np.ascontiguousarray(radix[n_order_keys : n_order_keys + n_fill_keys], dtype=np.int64),
+        order_code,
+        np.int64(radix[-1]),
         np.int64(origin_ns),
         np.int64(width_ns),
     )
@@ -211,10 +228,9 @@ def attribute_arrays(
         order_arrival,
         order_end,
         order_included,
-        home_group.astype(np.int64),
-        rest_group.astype(np.int64),
-        group_part,
-        order_part,
+        home_group.astype(np.int64, copy=False),
+        rest_group.astype(np.int64, copy=False),
+        *buffers,
         np.float64(outlier_z),
     )
     found = k.attribute_all(*fills, *orders) if parallel else k.attribute_all_serial(*fills, *orders)
@@ -269,18 +285,22 @@ def attribute(
             "group_by",
         )
     orders, fills = data.orders, data.fills
-    keys = [name for name in group_by if name != BUCKET]
+    asked = [name for name in group_by if name != BUCKET]
+    # Keys fixed per order first: the fill loop reads only the keys that vary between an order's fills.
+    keys = [name for name in asked if name not in fills.keys_vary] + [name for name in asked if name in fills.keys_vary]
+    n_order_keys = len(keys) - sum(name in fills.keys_vary for name in keys)
     by_bucket = BUCKET in group_by
     width = bucket_width_ns if by_bucket else DAY_NS
     n_buckets = bucket_count(width) if by_bucket else 1
     radix = np.array([max(data.categories.size(name), 1) for name in keys] + [n_buckets], dtype=np.int64)
-    fill_keys = np.ascontiguousarray(
-        np.vstack([fills.keys[name] for name in keys]) if keys else np.zeros((0, len(fills)), np.int32), dtype=np.int32
-    )
-    order_keys = np.ascontiguousarray(
-        np.vstack([orders.keys[name] for name in keys]) if keys else np.zeros((0, len(orders)), np.int32),
-        dtype=np.int32,
-    )
+
+    def stacked(columns: dict[str, np.ndarray], names: list[str], n: int) -> np.ndarray:
+        return np.ascontiguousarray(
+            np.vstack([columns[name] for name in names]) if names else np.zeros((0, n)), dtype=np.int32
+        )
+
+    fill_keys = stacked(fills.keys, keys[n_order_keys:], len(fills))
+    order_keys = stacked(orders.keys, keys, len(orders))  # every key, as the order has it: its home and rest groups
     fill_args = (
         fills.order_index.astype(np.int32),
         fills.quantity.astype(np.int64),
@@ -302,6 +322,7 @@ def attribute(
         output = attribute_arrays(
             *fill_args,
             fill_keys,
+            order_keys[:n_order_keys],
             radix,
             *order_args,
             home,
@@ -322,13 +343,18 @@ def attribute(
             return ((ts + utc_offset_ns) // width) % n_buckets if n_buckets > 1 else np.zeros_like(ts)
 
         fill_code, home, rest, decoded_all = _compact_keys(
-            fill_keys, order_keys, radix, bucket(fills.ts), bucket(orders.arrival_ts), bucket(orders.end_ts)
+            stacked(fills.keys, keys, len(fills)),
+            order_keys,
+            radix,
+            bucket(fills.ts),
+            bucket(orders.arrival_ts),
+            bucket(orders.end_ts),
         )
-        compact_radix = np.array([decoded_all.shape[1], 1], dtype=np.int64)
         output = attribute_arrays(
             *fill_args,
             np.ascontiguousarray(fill_code.astype(np.int32)[None, :]),
-            compact_radix,
+            np.zeros((0, len(orders)), np.int32),
+            np.array([decoded_all.shape[1], 1], dtype=np.int64),
             *order_args,
             home,
             rest,
@@ -336,13 +362,19 @@ def attribute(
         )
         used = np.flatnonzero(np.any(output.group_acc != 0.0, axis=1))
         decoded = decoded_all[:, used]
+    # Rows in the order of group_by's codes, whichever order the kernel numbered the keys in.
+    row_of = {name: index for index, name in enumerate(keys)} | {BUCKET: len(keys)}
+    by_code = (
+        np.lexsort([decoded[row_of[name]] for name in reversed(group_by)]) if group_by else np.arange(used.shape[0])
+    )
+    used, decoded = used[by_code], decoded[:, by_code]
     values = output.group_acc[used]
     labels = []
     for row in range(decoded.shape[1]):
-        label = [data.categories.labels[name][int(decoded[i, row])] for i, name in enumerate(keys)]
+        label = {name: data.categories.labels[name][int(decoded[i, row])] for i, name in enumerate(keys)}
         if by_bucket:
-            label.insert(list(group_by).index(BUCKET), bucket_label(int(decoded[len(keys), row]), width))
-        labels.append(tuple(label))
+            label[BUCKET] = bucket_label(int(decoded[len(keys), row]), width)
+        labels.append(tuple(label[name] for name in group_by))
     return GroupTable(tuple(group_by), labels, values), output
 
 

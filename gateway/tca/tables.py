@@ -104,6 +104,7 @@ class FillTable:
     fee: np.ndarray  # float64
     ts: np.ndarray  # int64 ns
     keys: dict[str, np.ndarray]
+    keys_vary: tuple[str, ...] = ()  # keys whose code differs between an order's fills or from the order's own
 
     def __len__(self) -> int:
         return int(self.quantity.shape[0])
@@ -418,5 +419,11 @@ def build_data(
         exclusion=exclusion,
         decision_from_arrival=decision_from_arrival,
     )
-    fills = FillTable(order_index, fill_qty, fill_price, fill_fee, fill_ts, fill_keys)
+    known = order_index >= 0
+    keys_vary = tuple(
+        key
+        for key in KEY_NAMES
+        if key in fill_columns and np.any(fill_keys[key][known] != order_keys[key][order_index[known]])
+    )
+    fills = FillTable(order_index, fill_qty, fill_price, fill_fee, fill_ts, fill_keys, keys_vary)
     return TcaData(orders, fills, categories, tape, unknown, mismatched)

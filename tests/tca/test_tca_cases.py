@@ -375,26 +375,7 @@ def test_kernels_handle_nan_zero_and_unknown_rows_directly() -> None:
     price = np.array([11.0, 11.0, np.nan, 12.0, 18.0, 1.0, 1.0])
     fee = np.array([1.0, 1.0, 1.0, np.nan, 1.0, 1.0, 1.0])
     ts = np.zeros(7, dtype=np.int64)
-    keys = np.zeros((0, 7), dtype=np.int32)
-    radix = np.array([1], dtype=np.int64)
-    group_part, order_part = kernels.fill_buffers(2, 1, 2)
-    group_acc, order_acc, drops = kernels.accumulate_fills(
-        fill_order,
-        qty,
-        price,
-        fee,
-        ts,
-        keys,
-        radix,
-        np.int64(0),
-        np.int64(1),
-        side,
-        decision,
-        arrival,
-        included,
-        group_part,
-        order_part,
-    )
+    group_acc, order_acc, drops = accumulate(fill_order, qty, price, fee, ts, side, decision, arrival, included)
     assert drops.tolist() == [2, 1, 1, 1, 1]  # unknown, excluded order, zero qty, NaN price, NaN fee (kept as 0)
     assert order_acc[0, kernels.O_FILLED_QTY] == 20 and order_acc[0, kernels.O_FEES] == 1.0
     assert group_acc[0, kernels.G_TRADING] == pytest.approx(10 * 0.5 + 10 * 1.5)
@@ -405,6 +386,74 @@ def test_kernels_handle_nan_zero_and_unknown_rows_directly() -> None:
     assert np.all(np.isnan(results[1]))  # left out
     results = kernels.order_costs(side, np.array([30, 10], dtype=np.int64), decision, arrival, end, included, order_acc)
     assert np.isnan(results[0, kernels.R_OPPORTUNITY]) and np.isnan(results[0, kernels.R_TOTAL])
+
+
+def accumulate(  # type: ignore[no-untyped-def]
+    fill_order, qty, price, fee, ts, side, decision, arrival, included, fill_keys=None, fill_radix=None, chunks=2
+):
+    """Call the parallel fill kernel directly: one group per fill key code, one bucket."""
+    fill_radix = np.zeros(0, np.int64) if fill_radix is None else fill_radix
+    n_groups = int(np.prod(fill_radix))
+    buffers = kernels.fill_buffers(chunks, n_groups, side.shape[0], qty.shape[0], fill_keys is not None)
+    return kernels.accumulate_fills(
+        fill_order,
+        qty,
+        price,
+        fee,
+        ts,
+        fill_keys,
+        fill_radix,
+        np.zeros(side.shape[0], np.int64),
+        np.int64(1),
+        np.int64(0),
+        np.int64(1),
+        side,
+        decision,
+        arrival,
+        included,
+        *buffers,
+    )
+
+
+def test_orders_switching_venues_within_a_bucket_keep_each_venues_fills() -> None:
+    # Each change of venue closes the order's open row and lists the order again; with two orders and random
+    # switches the list of touched orders (room for three) overflows again and again, closing every row, including
+    # the one the fill at hand is about to add to.
+    rng = np.random.default_rng(3)
+    n = 400
+    order = rng.integers(0, 2, n).astype(np.int32)
+    venue = rng.integers(0, 3, (1, n)).astype(np.int32)
+    qty = rng.integers(1, 10, n).astype(np.int64) * 100
+    price = np.round(10.0 + rng.normal(0, 0.05, n), 2)
+    fee = np.round(qty * 0.001, 2)
+    side = np.array([-1, 1], np.int8)
+    decision = np.array([10.0, 10.01])
+    arrival = np.array([10.02, 10.0])
+    group_acc, order_acc, drops = accumulate(
+        order,
+        qty,
+        price,
+        fee,
+        np.zeros(n, np.int64),
+        side,
+        decision,
+        arrival,
+        np.array([True, True]),
+        fill_keys=venue,
+        fill_radix=np.array([3], np.int64),
+        chunks=1,
+    )
+    assert drops.tolist() == [0, 0, 0, 0, 0]
+    s = side[order].astype(np.float64)
+    for code in range(3):
+        mine = venue[0] == code
+        assert group_acc[code, kernels.G_FILLS] == mine.sum()
+        assert group_acc[code, kernels.G_FILLED_QTY] == qty[mine].sum()
+        expected = np.sum((s * qty * (price - arrival[order]))[mine])
+        assert group_acc[code, kernels.G_TRADING] == pytest.approx(expected, rel=1e-12, abs=1e-9)
+        assert group_acc[code, kernels.G_FEES] == pytest.approx(fee[mine].sum(), rel=1e-12)
+    for o in range(2):
+        assert order_acc[o, kernels.O_FILLED_QTY] == qty[order == o].sum()
 
 
 def test_parallel_and_serial_paths_agree(monkeypatch: pytest.MonkeyPatch) -> None:
