@@ -103,13 +103,14 @@ def fill_buffers(
 
 @intrinsic
 def _prefetch_row(typingctx, rows, index):  # type: ignore[no-untyped-def]
-    """Ask the CPU to bring rows[index] into L1 for writing, without waiting for it (llvm.prefetch)."""
+    """Ask the CPU to bring row (or element) index of an array into L1 for writing, without waiting for it."""
     signature = types.void(rows, index)
 
     def codegen(context, builder, sig, args):  # type: ignore[no-untyped-def]
         rows_type, index_type = sig.args
         array = context.make_array(rows_type)(context, builder, args[0])
-        at = [context.cast(builder, args[1], index_type, types.intp), context.get_constant(types.intp, 0)]
+        at = [context.cast(builder, args[1], index_type, types.intp)]
+        at += [context.get_constant(types.intp, 0)] * (rows_type.ndim - 1)
         pointer = cgutils.get_item_pointer(context, builder, rows_type, array, at, wraparound=False)
         byte_pointer = ir.IntType(8).as_pointer()
         i32 = ir.IntType(32)
@@ -163,7 +164,14 @@ def _close_rows(  # type: ignore[no-untyped-def]
     n_touched, touched, acc, hot, totals, orders, bucket, n_combos, fill_span
 ):
     """Close the rows of the orders touched since the last close; return the new (empty) list's length."""
+    last = n_touched - 1
     for j in range(n_touched):
+        ahead = touched[min(j + PREFETCH_AHEAD, last)]  # a burst of rows: fetch what a later close will read
+        _prefetch_row(hot, ahead)
+        _prefetch_row(totals, ahead)
+        _prefetch_row(orders[0], ahead)
+        _prefetch_row(orders[2], ahead)
+        _prefetch_row(orders[3], ahead)
         o = touched[j]
         if hot[o, H_FILLS] != 0.0:  # zero when closed already: listed again after its per-fill keys changed
             _close_row(o, acc, hot, totals, orders, bucket, n_combos, fill_span)
@@ -179,6 +187,7 @@ def _fill_range(  # type: ignore[no-untyped-def]
     totals,
     touched,
     drop,
+    used,
     fill_order,
     fill_qty,
     fill_price,
@@ -212,6 +221,7 @@ def _fill_range(  # type: ignore[no-untyped-def]
     span_start = np.int64(1)
     span_stop = np.int64(0)
     bucket = np.int64(0)
+    used[0] = n_buckets == 1
     for o in range(m):  # a left-out order's fill count is NaN: the fill reads it anyway, so no other array is read
         if not order_included[o]:
             hot[o, H_FILLS] = np.nan
@@ -246,6 +256,7 @@ def _fill_range(  # type: ignore[no-untyped-def]
                 fills = hot[o, H_FILLS]  # zero if this order's row was closed
                 period = local // width_ns
                 bucket = period % n_buckets
+                used[bucket] = True
                 span_start = period * width_ns
                 span_stop = span_start + width_ns
         if fill_keys is not None:  # None (compiled without this block) when every key is fixed per order
@@ -269,12 +280,15 @@ def _fill_range(  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def _merge(group_part, totals_part, drops, n_buckets, group_acc, order_acc):  # type: ignore[no-untyped-def]
+def _merge(group_part, totals_part, drops, used, group_acc, order_acc):  # type: ignore[no-untyped-def]
     """Add the threads' accumulators into (group_acc, order_acc, drop_counts), groups in reported order."""
     n_chunks, n_groups = group_part.shape[0], group_part.shape[1]
+    n_buckets = used.shape[1]
     n_combos = n_groups // n_buckets
     m = totals_part.shape[1]
     for bucket in range(n_buckets):
+        if not np.any(used[:, bucket]):  # never written (a day has 288 five-minute buckets, a session 78): zeros
+            continue
         for combo in range(n_combos):
             g = combo * n_buckets + bucket
             for chunk in range(n_chunks):
@@ -320,6 +334,7 @@ def accumulate_fills(  # type: ignore[no-untyped-def]
     n = fill_qty.shape[0]
     n_chunks = group_part.shape[0]
     drops = np.zeros((n_chunks, DROP_FIELDS), dtype=np.int64)
+    used = np.zeros((n_chunks, n_buckets), dtype=np.bool_)  # buckets each slice wrote to
     step = (n + n_chunks - 1) // n_chunks
     for chunk in prange(n_chunks):
         _fill_range(
@@ -330,6 +345,7 @@ def accumulate_fills(  # type: ignore[no-untyped-def]
             totals_part[chunk],
             touched_part[chunk],
             drops[chunk],
+            used[chunk],
             fill_order,
             fill_qty,
             fill_price,
@@ -346,7 +362,7 @@ def accumulate_fills(  # type: ignore[no-untyped-def]
             order_arrival,
             order_included,
         )
-    return _merge(group_part, totals_part, drops, n_buckets, group_acc, order_acc)
+    return _merge(group_part, totals_part, drops, used, group_acc, order_acc)
 
 
 @njit(cache=True)
@@ -375,6 +391,7 @@ def accumulate_fills_serial(  # type: ignore[no-untyped-def]
 ):
     """Do what accumulate_fills does on one thread (buffers of one slice), without starting the thread pool."""
     drops = np.zeros((1, DROP_FIELDS), dtype=np.int64)
+    used = np.zeros((1, n_buckets), dtype=np.bool_)
     _fill_range(
         0,
         fill_qty.shape[0],
@@ -383,6 +400,7 @@ def accumulate_fills_serial(  # type: ignore[no-untyped-def]
         totals_part[0],
         touched_part[0],
         drops[0],
+        used[0],
         fill_order,
         fill_qty,
         fill_price,
@@ -399,7 +417,7 @@ def accumulate_fills_serial(  # type: ignore[no-untyped-def]
         order_arrival,
         order_included,
     )
-    return _merge(group_part, totals_part, drops, n_buckets, group_acc, order_acc)
+    return _merge(group_part, totals_part, drops, used, group_acc, order_acc)
 
 
 @njit(cache=True)
