@@ -397,6 +397,7 @@ def main() -> int:
         finally:
             numba.set_num_threads(threads)
 
+    one_thread()  # warm-up of the one-thread kernels (compiled on first use when the cache has none)
     contenders = {
         "numba warm": lambda: run_numba(d),
         "numba warm, 1 thread": one_thread,

@@ -208,32 +208,24 @@ def attribute_arrays(
     buffers = k.fill_buffers(
         chunks if parallel else 1, n_groups, order_side.shape[0], fill_qty.shape[0], n_fill_keys > 0
     )
-    fills = (
-        fill_order,
-        fill_qty,
-        fill_price,
-        fill_fee,
-        fill_ts,
+    arguments = (
+        (fill_order, fill_qty, fill_price, fill_fee, fill_ts),
         fill_keys if n_fill_keys else None,
-        np.ascontiguousarray(radix[n_order_keys : n_order_keys + n_fill_keys], dtype=np.int64),
-        order_code,
-        np.int64(radix[-1]),
-        np.int64(origin_ns),
-        np.int64(width_ns),
-    )
-    orders = (
-        order_side,
+        (
+            np.ascontiguousarray(radix[n_order_keys : n_order_keys + n_fill_keys], dtype=np.int64),
+            np.int64(radix[-1]),
+            np.int64(origin_ns),
+            np.int64(width_ns),
+        ),
+        (order_code, order_side, order_decision, order_arrival, order_included),
         order_qty,
-        order_decision,
-        order_arrival,
         order_end,
-        order_included,
         home_group.astype(np.int64, copy=False),
         rest_group.astype(np.int64, copy=False),
-        *buffers,
+        buffers,
         np.float64(outlier_z),
     )
-    found = k.attribute_all(*fills, *orders) if parallel else k.attribute_all_serial(*fills, *orders)
+    found = k.attribute_all(*arguments) if parallel else k.attribute_all_serial(*arguments)
     group_acc, order_acc, results, drops, outlier, total_bps = found
     return KernelOutput(group_acc, order_acc, results, drops, outlier, total_bps)
 

@@ -136,7 +136,7 @@ def _close_row(o, acc, hot, totals, orders, bucket, n_combos, fill_span):  # typ
     notional = hot[o, H_NOTIONAL]
     fees = hot[o, H_FEES]
     fills = hot[o, H_FILLS]
-    order_code, order_side, order_decision, order_arrival = orders
+    order_code, order_side, order_decision, order_arrival, _ = orders
     code = np.int64(hot[o, H_CODE]) if fill_span > 1 else np.int64(0)
     s = np.float64(order_side[o])
     decision = order_decision[o]
@@ -180,29 +180,7 @@ def _close_rows(  # type: ignore[no-untyped-def]
 
 @njit(cache=True)
 def _fill_range(  # type: ignore[no-untyped-def]
-    start,
-    stop,
-    acc,
-    hot,
-    totals,
-    touched,
-    drop,
-    used,
-    fill_order,
-    fill_qty,
-    fill_price,
-    fill_fee,
-    fill_ts,
-    fill_keys,
-    fill_radix,
-    order_code,
-    n_buckets,
-    origin_ns,
-    width_ns,
-    order_side,
-    order_decision,
-    order_arrival,
-    order_included,
+    start, stop, acc, hot, totals, touched, drop, used, fills, fill_keys, grouping, orders
 ):
     """Add fills start..stop-1 to one thread's accumulators: the hot loop.
 
@@ -210,8 +188,10 @@ def _fill_range(  # type: ignore[no-untyped-def]
     each row is added to its group once, when the fills leave the row's time bucket (fills come in time order, so
     that is about once per order and bucket) or its per-fill keys change: four adds per fill instead of eleven.
     """
+    fill_order, fill_qty, fill_price, fill_fee, fill_ts = fills
+    fill_radix, n_buckets, origin_ns, width_ns = grouping
+    order_included = orders[4]
     m = hot.shape[0]
-    orders = (order_code, order_side, order_decision, order_arrival)  # what closing a row reads of its order
     fill_span = np.int64(1)
     for key in range(fill_radix.shape[0]):
         fill_span *= fill_radix[key]
@@ -306,35 +286,27 @@ def _merge(group_part, totals_part, drops, used, group_acc, order_acc):  # type:
     return group_acc, order_acc, drop_counts
 
 
+@njit(cache=True, inline="always")
+def _slices(n_chunks, n_buckets):  # type: ignore[no-untyped-def]
+    """Return each slice's drop counters and the buckets it wrote to."""
+    return np.zeros((n_chunks, DROP_FIELDS), dtype=np.int64), np.zeros((n_chunks, n_buckets), dtype=np.bool_)
+
+
 @njit(cache=True, parallel=True)
-def accumulate_fills(  # type: ignore[no-untyped-def]
-    fill_order,  # int32[n]: row of the fill's parent in the order arrays
-    fill_qty,  # int64[n]
-    fill_price,  # float64[n]
-    fill_fee,  # float64[n]
-    fill_ts,  # int64[n]: ns since the epoch
-    fill_keys,  # int32[kf, n] or None: category codes of the grouping keys that vary within an order, one row per key
-    fill_radix,  # int64[kf]: number of categories of each of those keys
-    order_code,  # int64[m]: the order's group number from the keys fixed per order, in mixed radix
-    n_buckets,  # int64: time-of-day buckets; the group is (order_code, fill keys' code, bucket) in mixed radix
-    origin_ns,  # int64: added to ts before bucketing (a UTC offset for time of day)
-    width_ns,  # int64: bucket width
-    order_side,  # int8[m]: +1 buy, -1 sell
-    order_decision,  # float64[m]
-    order_arrival,  # float64[m]
-    order_included,  # bool[m]: False for orders left out (no arrival price, zero quantity...)
-    group_part,  # from fill_buffers: each parallel slice's private accumulators
-    hot_part,
-    totals_part,
-    touched_part,
-    group_acc,  # from fill_buffers, zeros: the merged accumulators, returned
-    order_acc,
-):
-    """Add every fill's slice to its group and to its order, in parallel; return (group_acc, order_acc, drops)."""
-    n = fill_qty.shape[0]
+def accumulate_fills(fills, fill_keys, grouping, orders, buffers):  # type: ignore[no-untyped-def]
+    """Add every fill's slice to its group and to its order, in parallel; return (group_acc, order_acc, drops).
+
+    fills: (row of the fill's order int32[n], quantity int64[n], price float64[n], fee float64[n], ts int64[n] ns
+    since the epoch). fill_keys: int32[kf, n] category codes of the grouping keys that vary within an order, or None.
+    grouping: (number of categories of each of those keys int64[kf], number of time-of-day buckets, origin_ns added
+    to ts before bucketing (a UTC offset), bucket width in ns); the group is (order code, fill keys' code, bucket) in
+    mixed radix. orders: (group number of the keys fixed per order int64[m], side int8[m] +1 buy -1 sell, decision
+    float64[m], arrival float64[m], included bool[m]: False for orders left out). buffers: fill_buffers(...).
+    """
+    group_part, hot_part, totals_part, touched_part, group_acc, order_acc = buffers
+    n = fills[1].shape[0]
     n_chunks = group_part.shape[0]
-    drops = np.zeros((n_chunks, DROP_FIELDS), dtype=np.int64)
-    used = np.zeros((n_chunks, n_buckets), dtype=np.bool_)  # buckets each slice wrote to
+    drops, used = _slices(n_chunks, grouping[1])
     step = (n + n_chunks - 1) // n_chunks
     for chunk in prange(n_chunks):
         _fill_range(
@@ -346,76 +318,32 @@ def accumulate_fills(  # type: ignore[no-untyped-def]
             touched_part[chunk],
             drops[chunk],
             used[chunk],
-            fill_order,
-            fill_qty,
-            fill_price,
-            fill_fee,
-            fill_ts,
+            fills,
             fill_keys,
-            fill_radix,
-            order_code,
-            n_buckets,
-            origin_ns,
-            width_ns,
-            order_side,
-            order_decision,
-            order_arrival,
-            order_included,
+            grouping,
+            orders,
         )
     return _merge(group_part, totals_part, drops, used, group_acc, order_acc)
 
 
 @njit(cache=True)
-def accumulate_fills_serial(  # type: ignore[no-untyped-def]
-    fill_order,
-    fill_qty,
-    fill_price,
-    fill_fee,
-    fill_ts,
-    fill_keys,
-    fill_radix,
-    order_code,
-    n_buckets,
-    origin_ns,
-    width_ns,
-    order_side,
-    order_decision,
-    order_arrival,
-    order_included,
-    group_part,
-    hot_part,
-    totals_part,
-    touched_part,
-    group_acc,
-    order_acc,
-):
+def accumulate_fills_serial(fills, fill_keys, grouping, orders, buffers):  # type: ignore[no-untyped-def]
     """Do what accumulate_fills does on one thread (buffers of one slice), without starting the thread pool."""
-    drops = np.zeros((1, DROP_FIELDS), dtype=np.int64)
-    used = np.zeros((1, n_buckets), dtype=np.bool_)
+    group_part, hot_part, totals_part, touched_part, group_acc, order_acc = buffers
+    drops, used = _slices(1, grouping[1])
     _fill_range(
         0,
-        fill_qty.shape[0],
+        fills[1].shape[0],
         group_part[0],
         hot_part[0],
         totals_part[0],
         touched_part[0],
         drops[0],
         used[0],
-        fill_order,
-        fill_qty,
-        fill_price,
-        fill_fee,
-        fill_ts,
+        fills,
         fill_keys,
-        fill_radix,
-        order_code,
-        n_buckets,
-        origin_ns,
-        width_ns,
-        order_side,
-        order_decision,
-        order_arrival,
-        order_included,
+        grouping,
+        orders,
     )
     return _merge(group_part, totals_part, drops, used, group_acc, order_acc)
 
@@ -554,18 +482,10 @@ def robust_outliers(values, threshold_z):  # type: ignore[no-untyped-def]
 
 @njit(cache=True)
 def _finish(  # type: ignore[no-untyped-def]
-    group_acc,
-    order_acc,
-    order_side,
-    order_qty,
-    order_decision,
-    order_arrival,
-    order_end,
-    order_included,
-    home_group,
-    rest_group,
-    outlier_z,
+    group_acc, order_acc, drops, orders, order_qty, order_end, home_group, rest_group, outlier_z
 ):
+    """Work out each order's shortfall and outlier flag, add its rest and counts to its groups; return everything."""
+    _, order_side, order_decision, order_arrival, order_included = orders
     results = order_costs(order_side, order_qty, order_decision, order_arrival, order_end, order_included, order_acc)
     m = order_side.shape[0]
     total_bps = np.full(m, np.nan)
@@ -587,145 +507,27 @@ def _finish(  # type: ignore[no-untyped-def]
         order_acc[:, O_FILLED_QTY].copy(),
         outlier,
     )
-    return results, outlier, total_bps
+    return group_acc, order_acc, results, drops, outlier, total_bps
 
 
 @njit(cache=True)
 def attribute_all(  # type: ignore[no-untyped-def]
-    fill_order,
-    fill_qty,
-    fill_price,
-    fill_fee,
-    fill_ts,
-    fill_keys,
-    fill_radix,
-    order_code,
-    n_buckets,
-    origin_ns,
-    width_ns,
-    order_side,
-    order_qty,
-    order_decision,
-    order_arrival,
-    order_end,
-    order_included,
-    home_group,
-    rest_group,
-    group_part,
-    hot_part,
-    totals_part,
-    touched_part,
-    group_acc,
-    order_acc,
-    outlier_z,
+    fills, fill_keys, grouping, orders, order_qty, order_end, home_group, rest_group, buffers, outlier_z
 ):
     """Run the whole attribution in one call, the fill loop in parallel (one cached library to load).
 
-    Return (group_acc, order_acc, order_results, drop_counts, outlier flags, total bps per order).
+    The arguments are accumulate_fills's, then each order's quantity (int64[m]) and end price (float64[m]), its home
+    and rest groups (_finish) and the outlier threshold. Return (group_acc, order_acc, order_results, drop_counts,
+    outlier flags, total bps per order).
     """
-    group_acc, order_acc, drops = accumulate_fills(
-        fill_order,
-        fill_qty,
-        fill_price,
-        fill_fee,
-        fill_ts,
-        fill_keys,
-        fill_radix,
-        order_code,
-        n_buckets,
-        origin_ns,
-        width_ns,
-        order_side,
-        order_decision,
-        order_arrival,
-        order_included,
-        group_part,
-        hot_part,
-        totals_part,
-        touched_part,
-        group_acc,
-        order_acc,
-    )
-    results, outlier, total_bps = _finish(
-        group_acc,
-        order_acc,
-        order_side,
-        order_qty,
-        order_decision,
-        order_arrival,
-        order_end,
-        order_included,
-        home_group,
-        rest_group,
-        outlier_z,
-    )
-    return group_acc, order_acc, results, drops, outlier, total_bps
+    group_acc, order_acc, drops = accumulate_fills(fills, fill_keys, grouping, orders, buffers)
+    return _finish(group_acc, order_acc, drops, orders, order_qty, order_end, home_group, rest_group, outlier_z)
 
 
 @njit(cache=True)
 def attribute_all_serial(  # type: ignore[no-untyped-def]
-    fill_order,
-    fill_qty,
-    fill_price,
-    fill_fee,
-    fill_ts,
-    fill_keys,
-    fill_radix,
-    order_code,
-    n_buckets,
-    origin_ns,
-    width_ns,
-    order_side,
-    order_qty,
-    order_decision,
-    order_arrival,
-    order_end,
-    order_included,
-    home_group,
-    rest_group,
-    group_part,
-    hot_part,
-    totals_part,
-    touched_part,
-    group_acc,
-    order_acc,
-    outlier_z,
+    fills, fill_keys, grouping, orders, order_qty, order_end, home_group, rest_group, buffers, outlier_z
 ):
     """Do what attribute_all does on one thread, for inputs too small to pay for the thread pool."""
-    group_acc, order_acc, drops = accumulate_fills_serial(
-        fill_order,
-        fill_qty,
-        fill_price,
-        fill_fee,
-        fill_ts,
-        fill_keys,
-        fill_radix,
-        order_code,
-        n_buckets,
-        origin_ns,
-        width_ns,
-        order_side,
-        order_decision,
-        order_arrival,
-        order_included,
-        group_part,
-        hot_part,
-        totals_part,
-        touched_part,
-        group_acc,
-        order_acc,
-    )
-    results, outlier, total_bps = _finish(
-        group_acc,
-        order_acc,
-        order_side,
-        order_qty,
-        order_decision,
-        order_arrival,
-        order_end,
-        order_included,
-        home_group,
-        rest_group,
-        outlier_z,
-    )
-    return group_acc, order_acc, results, drops, outlier, total_bps
+    group_acc, order_acc, drops = accumulate_fills_serial(fills, fill_keys, grouping, orders, buffers)
+    return _finish(group_acc, order_acc, drops, orders, order_qty, order_end, home_group, rest_group, outlier_z)

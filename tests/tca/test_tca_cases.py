@@ -396,22 +396,11 @@ def accumulate(  # type: ignore[no-untyped-def]
     n_groups = int(np.prod(fill_radix))
     buffers = kernels.fill_buffers(chunks, n_groups, side.shape[0], qty.shape[0], fill_keys is not None)
     return kernels.accumulate_fills(
-        fill_order,
-        qty,
-        price,
-        fee,
-        ts,
+        (fill_order, qty, price, fee, ts),
         fill_keys,
-        fill_radix,
-        np.zeros(side.shape[0], np.int64),
-        np.int64(1),
-        np.int64(0),
-        np.int64(1),
-        side,
-        decision,
-        arrival,
-        included,
-        *buffers,
+        (fill_radix, np.int64(1), np.int64(0), np.int64(1)),
+        (np.zeros(side.shape[0], np.int64), side, decision, arrival, included),
+        buffers,
     )
 
 
