@@ -25,6 +25,25 @@ class VenueListener(Protocol):
     def on_venue_connected(self, venue: str, connected: bool) -> None: ...
 
 
+class IgnoringListener:
+    """A VenueListener that drops every message: subclass it and override only the messages you want."""
+
+    def on_execution(self, report: ExecutionReport) -> None:
+        return None
+
+    def on_quote(self, quote: Quote) -> None:
+        return None
+
+    def on_trade(self, trade: TradePrint) -> None:
+        return None
+
+    def on_symbol_status(self, status: SymbolStatus) -> None:
+        return None
+
+    def on_venue_connected(self, venue: str, connected: bool) -> None:
+        return None
+
+
 class VenueAdapter(Protocol):
     name: str
 

@@ -18,6 +18,7 @@ from typing import TypeVar
 
 import structlog
 
+from adapters.base import IgnoringListener
 from adapters.fix.codec import (
     SOH,
     InvalidMessage,
@@ -67,7 +68,7 @@ class TrackedOrder:
     pending_limit_price: dict[str, int | None] = field(default_factory=dict)  # by replace request id
 
 
-class SimVenueFixAcceptor:
+class SimVenueFixAcceptor(IgnoringListener):
     """Serve FIX sessions and route their orders into a SimVenue; report back over each client's session."""
 
     def __init__(
@@ -322,18 +323,6 @@ class SimVenueFixAcceptor:
 
     def _format_time(self, ns: int) -> str:
         return self._timestamps.format(ns)
-
-    def on_quote(self, quote: object) -> None:
-        pass
-
-    def on_trade(self, trade: object) -> None:
-        pass
-
-    def on_symbol_status(self, status: object) -> None:
-        pass
-
-    def on_venue_connected(self, venue: str, connected: bool) -> None:
-        pass
 
 
 class _ClientApplication:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from adapters.base import IgnoringListener
 from adapters.sim.config import SimVenueConfig
 from adapters.sim.venue import SimVenue
 from gateway.clock import NANOS_PER_SECOND, Clock, SimClock, TimerQueue
@@ -25,7 +26,6 @@ from gateway.model import (
     Refusal,
     Side,
     SubmitParent,
-    SymbolStatus,
     TimeInForce,
     TradePrint,
 )
@@ -81,7 +81,7 @@ class Tape:
     own: dict[str, int] = field(default_factory=dict)
 
 
-class SimHarness:
+class SimHarness(IgnoringListener):
     """SimVenue + OrderStore + ParentOrderManager on one SimClock."""
 
     def __init__(
@@ -214,8 +214,3 @@ class SimHarness:
         book[trade.symbol] = book.get(trade.symbol, 0) + trade.quantity
         self.manager.on_trade(trade)
 
-    def on_symbol_status(self, status: SymbolStatus) -> None:
-        return None
-
-    def on_venue_connected(self, venue: str, connected: bool) -> None:
-        return None

@@ -13,6 +13,7 @@ from typing import Any
 
 from fix_proxy import FixProxy
 
+from adapters.base import IgnoringListener
 from adapters.fix.adapter import FixAdapterConfig, FixVenueAdapter
 from gateway.model import ExecType, ExecutionReport, Instrument, Order, OrderType, Side, TimeInForce
 
@@ -116,7 +117,7 @@ class BrokerClient:
         self._reader.cancel()
 
 
-class RecordingListener:
+class RecordingListener(IgnoringListener):
     """Collects what the adapter reports and lets a test await a condition on it."""
 
     def __init__(self) -> None:
@@ -127,15 +128,6 @@ class RecordingListener:
     def on_execution(self, report: ExecutionReport) -> None:
         self.reports.append(report)
         self._changed.set()
-
-    def on_quote(self, quote: object) -> None:
-        pass
-
-    def on_trade(self, trade: object) -> None:
-        pass
-
-    def on_symbol_status(self, status: object) -> None:
-        pass
 
     def on_venue_connected(self, venue: str, connected: bool) -> None:
         self.connected.append(connected)

@@ -14,13 +14,14 @@ from typing import Any
 
 import orjson
 
+from adapters.base import IgnoringListener
 from adapters.sim.venue import SimVenue
 from gateway.app import Gateway, build_gateway, make_adapter
 from gateway.clock import SimClock, TimerQueue
 from gateway.config import GatewayConfig, Principal, parse_config
 from gateway.demo_config import DEMO_KEYS, demo_config_data
 from gateway.journal import FsyncPolicy, Journal, JournalConfig, _default
-from gateway.model import ExecType, ExecutionReport, Order, Quote, SymbolStatus, TradePrint
+from gateway.model import ExecType, ExecutionReport, Order
 from gateway.recovery import Recovery, RecoveryCompleted, capture_state
 
 START_NS = 1_795_000_000_000_000_000
@@ -118,25 +119,6 @@ class CrashingVenue:
         self.venue.resend_executions(client_order_ids)
 
 
-class DeadListener:
-    """Where the venue's messages go once the gateway process is gone: nowhere."""
-
-    def on_execution(self, report: ExecutionReport) -> None:
-        return None
-
-    def on_quote(self, quote: Quote) -> None:
-        return None
-
-    def on_trade(self, trade: TradePrint) -> None:
-        return None
-
-    def on_symbol_status(self, status: SymbolStatus) -> None:
-        return None
-
-    def on_venue_connected(self, venue: str, connected: bool) -> None:
-        return None
-
-
 def journal_config_data(session_s: int = 600) -> dict[str, Any]:
     data = demo_config_data()
     data["venues"][0].update({"open_market": False, "session_ns": session_s * 1_000_000_000})
@@ -167,7 +149,7 @@ class JournaledWorld:
         self.events: list[Any] = []
         self.recoveries: list[RecoveryCompleted] = []
         self.venue: SimVenue = make_adapter(self.config.venues[0], self.config, self.venue_timers)  # type: ignore
-        self.venue.bind(DeadListener())
+        self.venue.bind(IgnoringListener())  # the gateway process is gone: nowhere
         self.gateway: Gateway
         self.journal: Journal
         self.recovery: Recovery
@@ -203,7 +185,7 @@ class JournaledWorld:
         """Drop the gateway without cleanup: the venue loses the session; the journal keeps what reached the OS."""
         self.crashes += 1
         self.plan.disarm()
-        self.venue.bind(DeadListener())
+        self.venue.bind(IgnoringListener())  # the gateway process is gone: nowhere
         self.venue.disconnect()
         self.journal.abandon()
         if tear_tail:
