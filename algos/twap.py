@@ -49,14 +49,18 @@ class TwapAlgorithm(ScheduledAlgorithm):
     # --- the schedule ---------------------------------------------------------------------------------------------
 
     def schedule_fraction(self, now_ns: int) -> float:
-        """Share of the re-planned remainder due by ``now_ns``: a straight line from the base to the end."""
+        """Share of the re-planned remainder due by ``now_ns``: nothing at the base, everything at the end."""
         end = self.common.end_ns
         assert end is not None
         if now_ns <= self.base_ns:
             return 0.0
         if now_ns >= end:
             return 1.0
-        return (now_ns - self.base_ns) / (end - self.base_ns)
+        return self._fraction_between(now_ns, end)
+
+    def _fraction_between(self, now_ns: int, end_ns: int) -> float:
+        """The schedule strictly inside (base, end): a straight line."""
+        return (now_ns - self.base_ns) / (end_ns - self.base_ns)
 
     @property
     def band(self) -> float:

@@ -112,17 +112,11 @@ class VwapAlgorithm(TwapAlgorithm):
         span = self.session_end_ns - self.session_start_ns
         return self.curve.fraction_by((moment_ns - self.session_start_ns) / span)
 
-    def schedule_fraction(self, now_ns: int) -> float:
-        end = self.common.end_ns
-        assert end is not None
-        if now_ns <= self.base_ns:
-            return 0.0
-        if now_ns >= end:
-            return 1.0
+    def _fraction_between(self, now_ns: int, end_ns: int) -> float:
         low = self._curve_at(self.base_ns)
-        whole = self._curve_at(end) - low
+        whole = self._curve_at(end_ns) - low
         if whole <= 1e-12:  # the curve expects no volume in the window: fall back to time
-            return super().schedule_fraction(now_ns)
+            return super()._fraction_between(now_ns, end_ns)
         return (self._curve_at(now_ns) - low) / whole
 
     def upper(self, now_ns: int) -> float:
