@@ -293,20 +293,21 @@ def attribute(
 
     fill_keys = stacked(fills.keys, keys[n_order_keys:], len(fills))
     order_keys = stacked(orders.keys, keys, len(orders))  # every key, as the order has it: its home and rest groups
+    # The kernels' dtypes, which the tables have already: nothing is copied.
     fill_args = (
-        fills.order_index.astype(np.int32),
-        fills.quantity.astype(np.int64),
-        fills.price.astype(np.float64),
-        fills.fee.astype(np.float64),
-        fills.ts.astype(np.int64),
+        fills.order_index.astype(np.int32, copy=False),
+        fills.quantity.astype(np.int64, copy=False),
+        fills.price.astype(np.float64, copy=False),
+        fills.fee.astype(np.float64, copy=False),
+        fills.ts.astype(np.int64, copy=False),
     )
     order_args = (
-        orders.side.astype(np.int8),
-        orders.quantity.astype(np.int64),
-        orders.decision_price.astype(np.float64),
-        orders.arrival_price.astype(np.float64),
-        orders.end_price.astype(np.float64),
-        orders.included.astype(bool),
+        orders.side.astype(np.int8, copy=False),
+        orders.quantity.astype(np.int64, copy=False),
+        orders.decision_price.astype(np.float64, copy=False),
+        orders.arrival_price.astype(np.float64, copy=False),
+        orders.end_price.astype(np.float64, copy=False),
+        orders.included.astype(bool, copy=False),
     )
     if float(np.prod(radix.astype(np.float64))) <= DENSE_GROUP_LIMIT:
         home = group_ids(order_keys, radix, orders.arrival_ts, utc_offset_ns, width)
