@@ -162,19 +162,21 @@ def run_numpy(d: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return sums
 
 
+def frame_columns(d: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The data frame pandas and polars both group: keys, bucket and order per fill, then the per-fill figures."""
+    return {
+        "client": d["fill_keys"][0],
+        "strategy": d["fill_keys"][1],
+        "bucket": (d["ts"] // WIDTH_NS) % N_BUCKETS,
+        "order": d["fill_order"],
+        **per_fill_columns(d),
+    }
+
+
 def run_pandas(d: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     import pandas as pd
 
-    cols = per_fill_columns(d)
-    frame = pd.DataFrame(
-        {
-            "client": d["fill_keys"][0],
-            "strategy": d["fill_keys"][1],
-            "bucket": (d["ts"] // WIDTH_NS) % N_BUCKETS,
-            "order": d["fill_order"],
-            **cols,
-        }
-    )
+    frame = pd.DataFrame(frame_columns(d))
     grouped = frame.groupby(["client", "strategy", "bucket"], sort=False)[list(FIELDS)].sum()
     filled = frame.groupby("order", sort=False)["qty"].sum().reindex(range(d["side"].shape[0]), fill_value=0.0)
     rest = order_rest(d, filled.to_numpy())
@@ -190,16 +192,7 @@ def run_pandas(d: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 def run_polars(d: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     import polars as pl
 
-    cols = per_fill_columns(d)
-    frame = pl.DataFrame(
-        {
-            "client": d["fill_keys"][0],
-            "strategy": d["fill_keys"][1],
-            "bucket": (d["ts"] // WIDTH_NS) % N_BUCKETS,
-            "order": d["fill_order"],
-            **cols,
-        }
-    )
+    frame = pl.DataFrame(frame_columns(d))
     grouped = frame.group_by(["client", "strategy", "bucket"]).agg([pl.col(f).sum() for f in FIELDS])
     filled_frame = frame.group_by("order").agg(pl.col("qty").sum())
     filled = np.zeros(d["side"].shape[0])
