@@ -149,10 +149,12 @@ def group_ids(keys: np.ndarray, radix: np.ndarray, ts: np.ndarray, origin_ns: in
         group += keys[k]
     group *= n_buckets
     if n_buckets > 1:
-        bucket = ts + origin_ns
-        bucket //= width_ns
-        bucket %= n_buckets
-        group += bucket
+        period = ts + origin_ns
+        period //= width_ns
+        group += period
+        period //= n_buckets  # period % n_buckets, as period - period // n * n: numpy's int64 % is 4x slower
+        period *= n_buckets
+        group -= period
     return group
 
 

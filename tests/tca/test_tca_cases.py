@@ -282,6 +282,45 @@ def test_outliers_are_counted_in_their_group() -> None:
     assert result.orders.outlier.tolist() == [False] * 20 + [True]
 
 
+MEDIAN_CASES = {
+    "random, even": np.random.default_rng(1).normal(5.0, 20.0, 10_000),
+    "random, odd": np.random.default_rng(2).normal(0.0, 1.0, 9_999),
+    "heavy tails": np.random.default_rng(3).standard_cauchy(10_000),
+    "few distinct values": np.round(np.random.default_rng(4).normal(0.0, 1.0, 10_000)),
+    "mostly zero": np.concatenate([np.zeros(7_500), np.random.default_rng(5).normal(0.0, 1.0, 2_500)]),
+    "all equal": np.full(10_001, 2.5),
+    "sorted": np.sort(np.random.default_rng(6).normal(0.0, 1.0, 10_000)),
+    "reversed": -np.sort(np.random.default_rng(7).normal(0.0, 1.0, 10_000)),
+    "huge values": np.array([1e300, -1e300, 3.0, 1e-300, -0.0, 0.0, 7.0, 1e300]),
+    "one": np.array([4.0]),
+    "two": np.array([4.0, 1.0]),
+}
+
+
+@pytest.mark.parametrize("name", list(MEDIAN_CASES))
+def test_outlier_median_is_numpys_median(name: str) -> None:
+    values = MEDIAN_CASES[name]
+    assert kernels._median_in_place(values.copy()) == np.median(values)
+
+
+def test_outlier_median_is_numpys_median_on_random_small_arrays() -> None:
+    rng = np.random.default_rng(8)
+    for _ in range(2_000):  # small arrays of few distinct values: every tie pattern the partition can meet
+        values = rng.integers(-3, 4, rng.integers(1, 40)).astype(np.float64)
+        assert kernels._median_in_place(values.copy()) == np.median(values), values
+
+
+def test_selection_falls_back_to_a_heap_sort_that_sorts() -> None:
+    rng = np.random.default_rng(9)
+    for size in (1, 2, 3, 10, 257, 1_000):
+        values = np.round(rng.normal(0.0, 3.0, size))  # ties included
+        in_place = values.copy()
+        kernels._heap_sort(in_place)
+        assert in_place.tolist() == np.sort(values).tolist()
+        k = int(rng.integers(0, size))
+        assert kernels._select(values.copy(), k, 0) == np.sort(values)[k]  # no quickselect round allowed
+
+
 def test_sorting_path_for_many_groups_gives_the_dense_answer(monkeypatch: pytest.MonkeyPatch) -> None:
     data = two_order_data()
     dense, _ = attribute(data, ("client", "venue", "bucket"), bucket_width_ns=HOUR)
@@ -380,11 +419,15 @@ def test_kernels_handle_nan_zero_and_unknown_rows_directly() -> None:
     assert order_acc[0, kernels.O_FILLED_QTY] == 20 and order_acc[0, kernels.O_FEES] == 1.0
     assert group_acc[0, kernels.G_TRADING] == pytest.approx(10 * 0.5 + 10 * 1.5)
     end = np.array([np.nan, np.nan])
-    results = kernels.order_costs(side, np.array([20, 10], dtype=np.int64), decision, arrival, end, included, order_acc)
+    results, _ = kernels.order_costs(
+        side, np.array([20, 10], dtype=np.int64), decision, arrival, end, included, order_acc
+    )
     assert results[0, kernels.R_OPPORTUNITY] == 0.0  # fully filled: a missing end price does not matter
     assert results[0, kernels.R_TOTAL] == pytest.approx(20 * 0.5 + 20.0 + 1.0)
     assert np.all(np.isnan(results[1]))  # left out
-    results = kernels.order_costs(side, np.array([30, 10], dtype=np.int64), decision, arrival, end, included, order_acc)
+    results, _ = kernels.order_costs(
+        side, np.array([30, 10], dtype=np.int64), decision, arrival, end, included, order_acc
+    )
     assert np.isnan(results[0, kernels.R_OPPORTUNITY]) and np.isnan(results[0, kernels.R_TOTAL])
 
 
