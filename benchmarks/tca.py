@@ -404,9 +404,10 @@ def stages(d: dict[str, np.ndarray], reps: int, out: Path) -> int:
     home = group_ids(d["order_keys"], RADIX, d["arrival_ts"], 0, WIDTH_NS)
     rest = group_ids(d["order_keys"], RADIX, d["end_ts"], 0, WIDTH_NS)
 
-    def fill_loop():  # type: ignore[no-untyped-def]
+    def fill_loop(by_bucket: bool = True):  # type: ignore[no-untyped-def]
         buffers = k.fill_buffers(chunks, n_groups, n_orders, n_fills, False)
-        return k.accumulate_fills(fills, None, grouping, orders, buffers)
+        one_bucket = (grouping[0], np.int64(1), grouping[2], grouping[3])
+        return k.accumulate_fills(fills, None, grouping if by_bucket else one_bucket, orders, buffers)
 
     group_acc, order_acc, _ = fill_loop()
     order_args = (d["side"], d["quantity"], d["decision"], d["arrival"], d["end"], d["included"], order_acc)
@@ -423,6 +424,7 @@ def stages(d: dict[str, np.ndarray], reps: int, out: Path) -> int:
         ),
         "buffers": lambda: k.fill_buffers(chunks, n_groups, n_orders, n_fills, False),
         "fill loop and merge (fresh buffers)": fill_loop,
+        "the same with one time bucket (times not read)": lambda: fill_loop(by_bucket=False),
         "per-order shortfall": lambda: k.order_costs_parallel(*order_args, chunks),
         "outlier test (two medians)": lambda: k.robust_outliers(total_bps, 4.0),
         "each order's rest and counts into its groups": lambda: k.accumulate_orders(
