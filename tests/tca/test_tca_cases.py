@@ -502,4 +502,6 @@ def test_parallel_and_serial_paths_agree(monkeypatch: pytest.MonkeyPatch) -> Non
     assert serial.labels == parallel.labels
     np.testing.assert_allclose(parallel.values, serial.values, rtol=1e-12, atol=1e-9)
     np.testing.assert_allclose(parallel_out.order_results, serial_out.order_results, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(parallel_out.total_bps, serial_out.total_bps, rtol=1e-12, atol=1e-9)
+    assert parallel_out.outlier.tolist() == serial_out.outlier.tolist()
     assert serial_out.drops.tolist() == parallel_out.drops.tolist()
