@@ -172,6 +172,19 @@ def make_order(
     )
 
 
+async def start_adapter(
+    config: FixAdapterConfig, started: list[FixVenueAdapter]
+) -> tuple[FixVenueAdapter, RecordingListener]:
+    """Start an adapter with a recording listener, add it to started (stopped at teardown) and wait for its logon."""
+    adapter = FixVenueAdapter(config)
+    listener = RecordingListener()
+    adapter.bind(listener)
+    await adapter.start()
+    started.append(adapter)
+    await listener.wait_logged_on()
+    return adapter, listener
+
+
 class BrokerEnvironment:
     """A running QuickFIX broker plus helpers to make adapters that talk to it (directly or through a relay)."""
 
@@ -195,13 +208,7 @@ class BrokerEnvironment:
 
     async def adapter(self, config: FixAdapterConfig | None = None) -> tuple[FixVenueAdapter, RecordingListener]:
         """Start an adapter, wait for its logon and return it with its listener."""
-        adapter = FixVenueAdapter(config or self.config())
-        listener = RecordingListener()
-        adapter.bind(listener)
-        await adapter.start()
-        self.adapters.append(adapter)
-        await listener.wait_logged_on()
-        return adapter, listener
+        return await start_adapter(config or self.config(), self.adapters)
 
     async def proxy(self) -> FixProxy:
         proxy = FixProxy(self.port)

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from fix_helpers import RecordingListener, make_order
+from fix_helpers import RecordingListener, make_order, start_adapter
 
 from adapters.fix.acceptor import SimVenueFixAcceptor
 from adapters.fix.adapter import FixAdapterConfig, FixVenueAdapter
@@ -35,13 +35,7 @@ class SimEnvironment:
                                   target_comp_id="SIM", instruments=INSTRUMENTS,
                                   store_dir=str(self.directory / "clients"), heartbeat_interval_s=5,
                                   reconnect_initial_s=0.05, reconnect_max_s=0.5)
-        adapter = FixVenueAdapter(config)
-        listener = RecordingListener()
-        adapter.bind(listener)
-        await adapter.start()
-        self.adapters.append(adapter)
-        await listener.wait_logged_on()
-        return adapter, listener
+        return await start_adapter(config, self.adapters)
 
 
 @pytest.fixture
@@ -157,11 +151,7 @@ async def test_unwind_sim_venue_command_serves_fix(tmp_path: Path) -> None:
         port = int(banner.split("127.0.0.1:")[1].split()[0])
         config = FixAdapterConfig(name="SIM", host="127.0.0.1", port=port, sender_comp_id="CLI",
                                   target_comp_id="SIM", instruments=INSTRUMENTS, store_dir=str(tmp_path / "client"))
-        adapter = FixVenueAdapter(config)
-        events = RecordingListener()
-        adapter.bind(events)
-        await adapter.start()
-        await events.wait_logged_on()
+        adapter, events = await start_adapter(config, [])  # stopped below, after the venue's shutdown is seen
         adapter.send_new(make_order(account="A-1", order_type=OrderType.MARKET, limit_price=None, quantity=10))
         await events.wait_for(lambda: any(r.exec_type is ExecType.TRADE for r in events.reports))
         assert events.reports[0].exec_type is ExecType.NEW
