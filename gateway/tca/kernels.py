@@ -85,12 +85,12 @@ def fill_buffers(
     n_chunks: int, n_groups: int, n_orders: int, n_fills: int, per_fill_keys: bool
 ) -> tuple[np.ndarray, ...]:
     """Return the fill loop's buffers: each thread's group accumulators, open rows, order totals and touched-order
-    list, then the merged group accumulators (zeroed) and order totals.
+    list, then the merged group accumulators and order totals.
 
     numpy allocates them, not the kernels: it asks for huge pages, so the first touch of each costs a page fault per
-    2 MB instead of one per 4 KB (about 3,000 fewer faults a call on 10 million fills). Only the merged groups are
-    zeroed here; each thread zeroes its own rows and the groups of the buckets it reaches, in parallel, and the merge
-    writes every order's totals. Zeroing here took 3 to 4 ms of one thread on 10 million fills.
+    2 MB instead of one per 4 KB (about 3,000 fewer faults a call on 10 million fills). None is zeroed here: each
+    thread zeroes its own rows and the groups of the buckets it reaches, and the merge writes every merged figure,
+    all in parallel. Zeroing here took 3 to 4 ms of one thread on 10 million fills.
     """
     per_chunk = -(-n_fills // n_chunks) if n_chunks else 0
     return (
@@ -98,7 +98,7 @@ def fill_buffers(
         aligned_empty((n_chunks, n_orders, H_WIDE if per_fill_keys else H_NARROW)),
         np.empty((n_chunks, n_orders, O_FIELDS)),
         np.empty((n_chunks, min(n_orders, per_chunk) + 1), dtype=np.int64),
-        np.zeros((n_groups, G_FIELDS)),
+        np.empty((n_groups, G_FIELDS)),
         np.empty((n_orders, O_FIELDS)),
     )
 
@@ -132,7 +132,7 @@ def _close_row(o, acc, hot, totals, orders, bucket, n_combos, fill_span):  # typ
 
     The thread's accumulators are numbered bucket first (bucket * n_combos + key combination), so the groups of the
     bucket being closed are neighbours in L1; with the bucket last, as reported, they would be 2 KB to 20 KB apart and
-    fight over the same few cache sets. _merge puts them back in reported order.
+    fight over the same few cache sets. _merge_part puts them back in reported order.
     """
     qty = hot[o, H_QTY]
     notional = hot[o, H_NOTIONAL]
@@ -143,7 +143,7 @@ def _close_row(o, acc, hot, totals, orders, bucket, n_combos, fill_span):  # typ
     s = np.float64(order_side[o])
     decision = order_decision[o]
     arrival_notional = qty * order_arrival[o]
-    g = bucket * n_combos + order_code[o] * fill_span + code
+    g = np.uint64(bucket * n_combos + order_code[o] * fill_span + code)
     acc[g, G_DELAY] += s * (arrival_notional - qty * decision)
     acc[g, G_TRADING] += s * (notional - arrival_notional)
     acc[g, G_FEES] += fees
@@ -168,13 +168,14 @@ def _close_rows(  # type: ignore[no-untyped-def]
     """Close the rows of the orders touched since the last close; return the new (empty) list's length."""
     last = n_touched - 1
     for j in range(n_touched):
-        ahead = touched[min(j + PREFETCH_AHEAD, last)]  # a burst of rows: fetch what a later close will read
+        # A burst of rows: fetch what a later close will read.
+        ahead = touched[np.uint64(min(j + PREFETCH_AHEAD, last))]
         _prefetch_row(hot, ahead)
         _prefetch_row(totals, ahead)
         _prefetch_row(orders[0], ahead)
         _prefetch_row(orders[2], ahead)
         _prefetch_row(orders[3], ahead)
-        o = touched[j]
+        o = np.uint64(touched[np.uint64(j)])
         if hot[o, H_FILLS] != 0.0:  # zero when closed already: listed again after its per-fill keys changed
             _close_row(o, acc, hot, totals, orders, bucket, n_combos, fill_span)
     return np.int64(0)
@@ -191,16 +192,78 @@ def _use_bucket(acc, used, bucket, n_combos):  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
+def _add_fills(  # type: ignore[no-untyped-def]
+    start, stop, span_start, span_stop, n_touched, hot, touched, drop, fills, fill_keys, fill_radix, origin_ns, timed
+):
+    """Add fills start..stop-1 to their orders' open rows until one needs the caller; return (where it stopped, the
+    touched list's length, that fill's local time).
+
+    The hot loop, in a function of its own so that the closing code does not share its registers: inlined in one loop
+    with the closes, the fill path kept its column pointers and the list length on the stack. The caller's work is a
+    fill outside the time span [span_start, span_stop), a full touched list, or an open row whose per-fill keys differ.
+    A fill left out is counted here and never handed back, so resuming at the returned fill counts nothing twice.
+    Indices are unsigned: numba then emits no negative-index wraparound on each read (about a fifth of the loop).
+    """
+    fill_order, fill_qty, fill_price, fill_fee, fill_ts = fills
+    m = hot.shape[0]
+    capacity = touched.shape[0]
+    last = max(stop - 1, 0)
+    for i in range(max(start, 0), stop):
+        at = np.uint64(i)
+        ahead = fill_order[np.uint64(min(i + PREFETCH_AHEAD, last))]
+        _prefetch_row(hot, ahead if np.uint32(ahead) < np.uint32(m) else 0)  # unsigned: one test for both ends
+        row = fill_order[at]
+        if np.uint32(row) >= np.uint32(m):
+            drop[DROP_UNKNOWN_ORDER] += 1
+            continue
+        o = np.uint32(row)
+        count = hot[o, H_FILLS]
+        q = fill_qty[at]
+        p = fill_price[at]
+        # One predictable branch. A count is never negative: count >= 0 is false only for a left-out order's NaN.
+        if not ((count >= 0.0) & (q > 0) & (p > 0.0) & (p <= LARGEST_PRICE)):
+            if not count >= 0.0:
+                drop[DROP_EXCLUDED_ORDER] += 1
+            elif q <= 0:
+                drop[DROP_QUANTITY] += 1
+            else:
+                drop[DROP_PRICE] += 1
+            continue
+        fee = fill_fee[at]
+        if np.isnan(fee):
+            drop[MISSING_FEE] += 1
+            fee = 0.0
+        local = fill_ts[at] + origin_ns if timed else np.int64(0)
+        if local < span_start or local >= span_stop:
+            return i, n_touched, local
+        if fill_keys is not None:  # None (compiled without this block) when every key is fixed per order
+            code = np.int64(0)
+            for key in range(fill_keys.shape[0]):
+                code = code * fill_radix[key] + fill_keys[key, at]
+            if (count != 0.0 and hot[o, H_CODE] != code) or n_touched == capacity:
+                return i, n_touched, local
+            hot[o, H_CODE] = code
+        touched[np.uint64(n_touched)] = o  # kept only when the row was empty: no branch to mispredict
+        n_touched += count == 0.0
+        qf = np.float64(q)
+        hot[o, H_QTY] += qf
+        hot[o, H_NOTIONAL] += qf * p
+        hot[o, H_FEES] += fee
+        hot[o, H_FILLS] = count + 1.0
+    return stop, n_touched, np.int64(0)
+
+
+@njit(cache=True)
 def _fill_range(  # type: ignore[no-untyped-def]
     start, stop, acc, hot, totals, touched, drop, used, fills, fill_keys, grouping, orders
 ):
-    """Add fills start..stop-1 to one thread's accumulators: the hot loop.
+    """Add fills start..stop-1 to one thread's accumulators.
 
-    A fill only adds to its order's open row (quantity, q*p, fee, count). The group figures are linear in those, so
-    each row is added to its group once, when the fills leave the row's time bucket (fills come in time order, so
-    that is about once per order and bucket) or its per-fill keys change: four adds per fill instead of eleven.
+    A fill only adds to its order's open row (quantity, q*p, fee, count; _add_fills). The group figures are linear in
+    those, so each row is added to its group once, when the fills leave the row's time bucket (fills come in time
+    order, so that is about once per order and bucket) or its per-fill keys change: four adds per fill instead of
+    eleven.
     """
-    fill_order, fill_qty, fill_price, fill_fee, fill_ts = fills
     fill_radix, n_buckets, origin_ns, width_ns = grouping
     order_included = orders[4]
     m = hot.shape[0]
@@ -208,11 +271,12 @@ def _fill_range(  # type: ignore[no-untyped-def]
     for key in range(fill_radix.shape[0]):
         fill_span *= fill_radix[key]
     n_combos = acc.shape[0] // n_buckets
-    capacity = touched.shape[0]
+    timed = n_buckets > 1
     n_touched = np.int64(0)
-    span_start = np.int64(1)
-    span_stop = np.int64(0)
     bucket = np.int64(0)
+    # With one bucket every fill is in the span; otherwise the first fill finds itself outside the empty span.
+    span_start = np.int64(0 if timed else np.iinfo(np.int64).min)
+    span_stop = np.int64(0 if timed else np.iinfo(np.int64).max)
     for o in range(m):  # a left-out order's fill count is NaN: the fill reads it anyway, so no other array is read
         hot[o, H_QTY] = 0.0
         hot[o, H_NOTIONAL] = 0.0
@@ -220,90 +284,85 @@ def _fill_range(  # type: ignore[no-untyped-def]
         hot[o, H_FILLS] = 0.0 if order_included[o] else np.nan
         for f in range(O_FIELDS):
             totals[o, f] = 0.0
-    if n_buckets == 1:
+    if not timed:
         _use_bucket(acc, used, 0, n_combos)
-    last = stop - 1
-    for i in range(start, stop):
-        ahead = fill_order[min(i + PREFETCH_AHEAD, last)]
-        _prefetch_row(hot, ahead if np.uint32(ahead) < np.uint32(m) else 0)  # unsigned: one test for both ends
-        o = fill_order[i]
-        if np.uint32(o) >= np.uint32(m):
-            drop[DROP_UNKNOWN_ORDER] += 1
-            continue
-        fills = hot[o, H_FILLS]
-        q = fill_qty[i]
-        p = fill_price[i]
-        # One predictable branch. A count is never negative: fills >= 0 is false only for a left-out order's NaN.
-        if not ((fills >= 0.0) & (q > 0) & (p > 0.0) & (p <= LARGEST_PRICE)):
-            if not fills >= 0.0:
-                drop[DROP_EXCLUDED_ORDER] += 1
-            elif q <= 0:
-                drop[DROP_QUANTITY] += 1
-            else:
-                drop[DROP_PRICE] += 1
-            continue
-        fee = fill_fee[i]
-        if fee != fee:
-            drop[MISSING_FEE] += 1
-            fee = 0.0
-        if n_buckets > 1:
-            local = fill_ts[i] + origin_ns
-            if local < span_start or local >= span_stop:  # divide only on leaving the current bucket's span
-                n_touched = _close_rows(n_touched, touched, acc, hot, totals, orders, bucket, n_combos, fill_span)
-                fills = hot[o, H_FILLS]  # zero if this order's row was closed
-                period = local // width_ns
-                bucket = period % n_buckets
-                _use_bucket(acc, used, bucket, n_combos)
-                span_start = period * width_ns
-                span_stop = span_start + width_ns
-        if fill_keys is not None:  # None (compiled without this block) when every key is fixed per order
-            code = np.int64(0)
-            for key in range(fill_keys.shape[0]):
-                code = code * fill_radix[key] + fill_keys[key, i]
-            if fills != 0.0 and hot[o, H_CODE] != code:
-                _close_row(o, acc, hot, totals, orders, bucket, n_combos, fill_span)
-            hot[o, H_CODE] = code
-            if n_touched == capacity:  # an order is listed again after each change of its per-fill keys
-                n_touched = _close_rows(n_touched, touched, acc, hot, totals, orders, bucket, n_combos, fill_span)
-            fills = hot[o, H_FILLS]  # zero if either close took this order's row
-        touched[n_touched] = o  # kept only when the row was empty: no branch to mispredict
-        n_touched += fills == 0.0
-        qf = np.float64(q)
-        hot[o, H_QTY] += qf
-        hot[o, H_NOTIONAL] += qf * p
-        hot[o, H_FEES] += fee
-        hot[o, H_FILLS] = fills + 1.0
+    i = start
+    while True:
+        i, n_touched, local = _add_fills(
+            i,
+            stop,
+            span_start,
+            span_stop,
+            n_touched,
+            hot,
+            touched,
+            drop,
+            fills,
+            fill_keys,
+            grouping[0],
+            origin_ns,
+            timed,
+        )
+        if i >= stop:
+            break
+        if local < span_start or local >= span_stop:  # the fills left the bucket: close every open row
+            n_touched = _close_rows(n_touched, touched, acc, hot, totals, orders, bucket, n_combos, fill_span)
+            period = local // width_ns  # divide only on leaving the current bucket's span
+            bucket = period % n_buckets
+            _use_bucket(acc, used, bucket, n_combos)
+            span_start = period * width_ns
+            span_stop = span_start + width_ns
+        elif n_touched == touched.shape[0]:  # an order is listed again after each change of its per-fill keys
+            n_touched = _close_rows(n_touched, touched, acc, hot, totals, orders, bucket, n_combos, fill_span)
+        else:  # the fill's per-fill keys differ from those its order's open row adds up
+            _close_row(np.uint32(fills[0][i]), acc, hot, totals, orders, bucket, n_combos, fill_span)
     _close_rows(n_touched, touched, acc, hot, totals, orders, bucket, n_combos, fill_span)
 
 
-@njit(cache=True)
-def _merge(group_part, totals_part, drops, used, group_acc, order_acc):  # type: ignore[no-untyped-def]
-    """Add the threads' accumulators into (group_acc, order_acc, drop_counts), groups in reported order."""
+@njit(cache=True, inline="always")
+def _merge_part(part, n_parts, group_part, totals_part, used, group_acc, order_acc):  # type: ignore[no-untyped-def]
+    """Write part `part` of n_parts of the merged accumulators: its share of the key combinations (every bucket of
+    each, in reported order) and of the orders, each the sum of the threads' figures.
+
+    Every field of every group row is written (zeros where no fill reached), so group_acc need not be zeroed first.
+    A combination's reported rows are neighbours, so the writes stream; the reads take one cache line per thread,
+    combination and bucket.
+    """
     n_chunks, n_groups = group_part.shape[0], group_part.shape[1]
     n_buckets = used.shape[1]
     n_combos = n_groups // n_buckets
     m = totals_part.shape[1]
-    for bucket in range(n_buckets):
-        if not np.any(used[:, bucket]):  # never written (a day has 288 five-minute buckets, a session 78): zeros
-            continue
-        for combo in range(n_combos):
-            g = combo * n_buckets + bucket
+    per_part = -(-n_combos // n_parts)
+    for combo in range(part * per_part, min(n_combos, part * per_part + per_part)):
+        for bucket in range(n_buckets):
+            g = np.uint64(combo * n_buckets + bucket)
+            at = np.uint64(bucket * n_combos + combo)  # the threads number their groups bucket first
+            for f in range(G_HOT):
+                group_acc[g, f] = 0.0
             for chunk in range(n_chunks):
                 if used[chunk, bucket]:  # a thread zeroes and fills only the buckets it reached
                     for f in range(G_HOT):
-                        group_acc[g, f] += group_part[chunk, bucket * n_combos + combo, f]
+                        group_acc[g, f] += group_part[chunk, at, f]
+            for f in range(G_HOT, G_FIELDS):
+                group_acc[g, f] = 0.0
             group_acc[g, G_SLICE_QTY] = group_acc[g, G_FILLED_QTY]
-    for o in range(m):
+    per_part = -(-m // n_parts)
+    for o in range(part * per_part, min(m, part * per_part + per_part)):
         for f in range(O_FIELDS):
             total = totals_part[0, o, f]
             for chunk in range(1, n_chunks):
                 total += totals_part[chunk, o, f]
             order_acc[o, f] = total
+
+
+@njit(cache=True, inline="always")
+def _drop_counts(drops):  # type: ignore[no-untyped-def]
+    """Return the threads' counts of left-out fills, summed."""
     drop_counts = np.zeros(DROP_FIELDS, dtype=np.int64)
-    for chunk in range(n_chunks):
+    for chunk in range(drops.shape[0]):
         for f in range(DROP_FIELDS):
             drop_counts[f] += drops[chunk, f]
-    return group_acc, order_acc, drop_counts
+    return drop_counts
 
 
 @njit(cache=True, inline="always")
@@ -343,7 +402,9 @@ def accumulate_fills(fills, fill_keys, grouping, orders, buffers):  # type: igno
             grouping,
             orders,
         )
-    return _merge(group_part, totals_part, drops, used, group_acc, order_acc)
+    for part in prange(n_chunks):
+        _merge_part(part, n_chunks, group_part, totals_part, used, group_acc, order_acc)
+    return group_acc, order_acc, _drop_counts(drops)
 
 
 @njit(cache=True)
@@ -365,7 +426,8 @@ def accumulate_fills_serial(fills, fill_keys, grouping, orders, buffers):  # typ
         grouping,
         orders,
     )
-    return _merge(group_part, totals_part, drops, used, group_acc, order_acc)
+    _merge_part(0, 1, group_part, totals_part, used, group_acc, order_acc)
+    return group_acc, order_acc, _drop_counts(drops)
 
 
 @njit(cache=True, inline="always")

@@ -87,9 +87,11 @@ class _Frame:
 
 def _open(chart_id: str, title: str) -> list[str]:
     return [
-        f'<svg id="{escape(chart_id)}" class="chart" xmlns="http://www.w3.org/2000/svg"'
-        f' width="{WIDTH}" height="{HEIGHT}"'
-        f' viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(title)}">',
+        (
+            f'<svg id="{escape(chart_id)}" class="chart" xmlns="http://www.w3.org/2000/svg"'
+            f' width="{WIDTH}" height="{HEIGHT}"'
+            f' viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(title)}">'
+        ),
         f'<text x="{WIDTH / 2}" y="16" text-anchor="middle" class="title">{escape(title)}</text>',
     ]
 

@@ -488,6 +488,55 @@ def test_orders_switching_venues_within_a_bucket_keep_each_venues_fills() -> Non
         assert order_acc[o, kernels.O_FILLED_QTY] == qty[order == o].sum()
 
 
+@pytest.mark.parametrize("chunks", [1, 2, 3])
+def test_buffers_full_of_stale_numbers_give_the_results_of_zeroed_ones(chunks: int) -> None:
+    # fill_buffers zeroes nothing: each thread zeroes its own rows and the buckets its fills reach, and the merge
+    # writes every merged figure, buckets no fill reached included. Memory that held NaN and garbage must therefore
+    # give exactly what zeroed memory gives, and both what the fills add up to.
+    rng = np.random.default_rng(11)
+    n, m, n_buckets, width = 3000, 40, 6, 60
+    order = rng.integers(0, m, n).astype(np.int32)
+    ts = np.sort(rng.integers(0, 4 * width, n)).astype(np.int64)  # buckets 0 to 3 reached, 4 and 5 not
+    qty = rng.integers(1, 10, n).astype(np.int64) * 100
+    price = np.round(10.0 + rng.normal(0, 0.05, n), 2)
+    fee = np.round(qty * 0.001, 2)
+    code = rng.integers(0, 2, m).astype(np.int64)
+    side = rng.choice(np.array([-1, 1], np.int8), m)
+    decision = np.round(10.0 + rng.normal(0, 0.02, m), 2)
+    arrival = np.round(10.0 + rng.normal(0, 0.02, m), 2)
+    included = np.ones(m, bool)
+    arguments = (
+        (order, qty, price, fee, ts),
+        None,
+        (np.zeros(0, np.int64), np.int64(n_buckets), np.int64(0), np.int64(width)),
+        (code, side, decision, arrival, included),
+    )
+
+    def run(fill):  # type: ignore[no-untyped-def]
+        buffers = kernels.fill_buffers(chunks, 2 * n_buckets, m, n, False)
+        for array in buffers:
+            array[...] = fill if array.dtype == np.float64 else -(2**40)
+        return kernels.accumulate_fills(*arguments, buffers)
+
+    stale, zeroed = run(np.nan), run(0.0)
+    for found, expected in zip(stale, zeroed, strict=True):
+        assert np.array_equal(found, expected)
+    group_acc, order_acc, drops = stale
+    assert drops.tolist() == [0, 0, 0, 0, 0]
+    group = code[order] * n_buckets + ts // width
+    s = side[order].astype(np.float64)
+    for g in range(2 * n_buckets):
+        mine = group == g
+        assert group_acc[g, kernels.G_FILLS] == mine.sum()
+        assert group_acc[g, kernels.G_FILLED_QTY] == group_acc[g, kernels.G_SLICE_QTY] == qty[mine].sum()
+        expected = np.sum((s * qty * (price - arrival[order]))[mine])
+        assert group_acc[g, kernels.G_TRADING] == pytest.approx(expected, rel=1e-12, abs=1e-9)
+        for field in (kernels.G_OPPORTUNITY, kernels.G_ORDERS, kernels.G_OUTLIERS):
+            assert group_acc[g, field] == 0.0  # the order-level figures come later, added to zeros
+    assert not group_acc.reshape(2, n_buckets, -1)[:, 4:].any()  # buckets no fill reached
+    assert np.array_equal(order_acc[:, kernels.O_FILLED_QTY], np.bincount(order, weights=qty, minlength=m))
+
+
 def test_parallel_and_serial_paths_agree(monkeypatch: pytest.MonkeyPatch) -> None:
     from pathlib import Path
 

@@ -154,7 +154,7 @@ def test_kernels_match_exact_reference(dataset, group_by) -> None:  # type: igno
     orders, fills = dataset
     data = to_data(orders, fills)
     reference = ref.build(orders, fills)
-    table, output = attribute(data, group_by, bucket_width_ns=WIDTH_NS, outlier_z=2.0)
+    table, _ = attribute(data, group_by, bucket_width_ns=WIDTH_NS, outlier_z=2.0)
     result = analyse(data, [group_by], bucket_width_ns=WIDTH_NS, outlier_z=2.0)
 
     by_id = {o.order_id: o for o in reference}
