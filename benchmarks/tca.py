@@ -412,11 +412,13 @@ def stages(d: dict[str, np.ndarray], reps: int, out: Path) -> int:
     def fill_loop(by_bucket: bool = True):  # type: ignore[no-untyped-def]
         buffers = k.fill_buffers(chunks, n_groups, n_orders, n_fills, False)
         one_bucket = (grouping[0], np.int64(1), grouping[2], grouping[3])
-        return k.accumulate_fills(fills, None, grouping if by_bucket else one_bucket, orders, buffers)
+        found = k.accumulate_fills(fills, None, grouping if by_bucket else one_bucket, orders, buffers)
+        k.keep_scratch(buffers)  # as attribute_arrays does
+        return found
 
     group_acc, order_acc, _ = fill_loop()
     order_args = (d["side"], d["quantity"], d["decision"], d["arrival"], d["end"], d["included"], order_acc)
-    _, total_bps = k.order_costs_parallel(*order_args, chunks)
+    _, total_bps = k.order_costs_parallel(*order_args, *k.order_buffers(n_orders)[:2], chunks)
     outlier = k.robust_outliers(total_bps, 4.0)
     filled = order_acc[:, k.O_FILLED_QTY].copy()
     contenders = {
@@ -427,10 +429,9 @@ def stages(d: dict[str, np.ndarray], reps: int, out: Path) -> int:
             group_ids(d["order_keys"], RADIX, d["arrival_ts"], 0, WIDTH_NS),
             group_ids(d["order_keys"], RADIX, d["end_ts"], 0, WIDTH_NS),
         ),
-        "buffers": lambda: k.fill_buffers(chunks, n_groups, n_orders, n_fills, False),
-        "fill loop and merge (fresh buffers)": fill_loop,
+        "fill loop and merge": fill_loop,
         "the same with one time bucket (times not read)": lambda: fill_loop(by_bucket=False),
-        "per-order shortfall": lambda: k.order_costs_parallel(*order_args, chunks),
+        "per-order shortfall": lambda: k.order_costs_parallel(*order_args, *k.order_buffers(n_orders)[:2], chunks),
         "outlier test (two medians)": lambda: k.robust_outliers(total_bps, 4.0),
         "each order's rest and counts into its groups": lambda: k.accumulate_orders(
             group_acc, home, rest, *order_args[:-1], filled, outlier

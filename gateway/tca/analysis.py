@@ -226,8 +226,10 @@ def attribute_arrays(
         rest_group.astype(np.int64, copy=False),
         buffers,
         np.float64(outlier_z),
+        k.order_buffers(order_side.shape[0]),
     )
     found = k.attribute_all(*arguments) if parallel else k.attribute_all_serial(*arguments)
+    k.keep_scratch(buffers)  # for the next call of this shape: fresh memory costs page faults and zeroing
     group_acc, order_acc, results, drops, outlier, total_bps = found
     return KernelOutput(group_acc, order_acc, results, drops, outlier, total_bps)
 

@@ -537,6 +537,37 @@ def test_buffers_full_of_stale_numbers_give_the_results_of_zeroed_ones(chunks: i
     assert np.array_equal(order_acc[:, kernels.O_FILLED_QTY], np.bincount(order, weights=qty, minlength=m))
 
 
+def test_a_call_of_the_same_shape_takes_the_kept_scratch_and_never_the_results() -> None:
+    first = kernels.fill_buffers(2, 12, 40, 3000, False)
+    kernels.keep_scratch(first)
+    other_shape = kernels.fill_buffers(2, 12, 41, 3000, False)
+    assert other_shape[0] is not first[0]
+    again = kernels.fill_buffers(2, 12, 40, 3000, False)
+    assert all(a is b for a, b in zip(again[: kernels.SCRATCH_BUFFERS], first[: kernels.SCRATCH_BUFFERS], strict=True))
+    assert again[-2] is not first[-2] and again[-1] is not first[-1]  # the merged results are the caller's to keep
+    assert kernels.fill_buffers(2, 12, 40, 3000, False)[0] is not first[0]  # taken: a second taker gets its own
+    kernels.keep_scratch(again)
+    kernels.release_scratch()
+    assert kernels.fill_buffers(2, 12, 40, 3000, False)[0] is not first[0]
+
+
+def test_repeated_analyses_reuse_the_scratch_and_give_the_same_figures(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pathlib import Path
+
+    from gateway.tca.readers import load_files
+
+    sample = Path(__file__).resolve().parents[2] / "examples" / "tca"
+    data = load_files([sample / "orders.csv", sample / "fills.csv"])
+    monkeypatch.setattr(analysis, "PARALLEL_MIN_FILLS", 0)
+    kernels.release_scratch()
+    runs = [attribute(data, ("strategy", "bucket")) for _ in range(3)]  # the second and third on the first's scratch
+    for table, output in runs[1:]:
+        assert table.labels == runs[0][0].labels
+        assert np.array_equal(table.values, runs[0][0].values)
+        assert np.array_equal(output.order_results, runs[0][1].order_results, equal_nan=True)
+        assert np.array_equal(output.group_acc, runs[0][1].group_acc)
+
+
 def test_parallel_and_serial_paths_agree(monkeypatch: pytest.MonkeyPatch) -> None:
     from pathlib import Path
 
