@@ -74,7 +74,7 @@ R_FIELDS = 8
 
 
 def aligned_empty(shape: tuple[int, ...]) -> np.ndarray:
-    """Return an uninitialised float64 array starting on a 64-byte boundary, so a row never straddles two cache lines."""
+    """Return an uninitialised float64 array that starts on a 64-byte line, so a row never straddles two cache lines."""
     size = 1
     for extent in shape:
         size *= extent
@@ -572,14 +572,28 @@ def accumulate_orders(  # type: ignore[no-untyped-def]
     order_outlier,  # bool[m]
 ):
     """Add each order's unfilled rest, its count and its outlier flag to the order's own groups."""
+    order_args = (order_side, order_qty, order_decision, order_arrival, order_end, order_included, order_filled)
+    _add_rests(group_acc, home_group, rest_group, order_args)
+    _add_outliers(group_acc, home_group, order_included, order_outlier)
+
+
+@njit(cache=True, inline="always")
+def _add_outliers(group_acc, home_group, order_included, order_outlier):  # type: ignore[no-untyped-def]
+    """Count each included order flagged as an outlier in its home group."""
+    for o in range(order_included.shape[0]):
+        if order_included[o] and order_outlier[o]:
+            group_acc[home_group[o], G_OUTLIERS] += 1.0
+
+
+@njit(cache=True, inline="always")
+def _add_rests(group_acc, home_group, rest_group, order_args):  # type: ignore[no-untyped-def]
+    """Add each included order's count to its home group and its unfilled rest to its rest group."""
+    order_side, order_qty, order_decision, order_arrival, order_end, order_included, order_filled = order_args
     m = order_side.shape[0]
     for o in range(m):
         if not order_included[o]:
             continue
-        home = home_group[o]
-        group_acc[home, G_ORDERS] += 1.0
-        if order_outlier[o]:
-            group_acc[home, G_OUTLIERS] += 1.0
+        group_acc[home_group[o], G_ORDERS] += 1.0
         rest = np.float64(order_qty[o]) - order_filled[o]
         if rest == 0.0:
             continue
@@ -712,13 +726,15 @@ def _median_in_place(values):  # type: ignore[no-untyped-def]
 @njit(cache=True)
 def robust_outliers(values, threshold_z):  # type: ignore[no-untyped-def]
     """Flag values further than threshold_z robust standard deviations (median, MAD) from the median."""
-    return _outlier_flags(values, threshold_z, np.empty(values.shape[0]))
+    flags = np.zeros(values.shape[0], dtype=np.bool_)
+    _outlier_flags(values, threshold_z, np.empty(values.shape[0]), flags)
+    return flags
 
 
 @njit(cache=True)
-def _outlier_flags(values, threshold_z, work):  # type: ignore[no-untyped-def]
-    """Do what robust_outliers does, with work (float64[len(values)]) as the space its medians overwrite."""
-    flags = np.zeros(values.shape[0], dtype=np.bool_)
+def _outlier_flags(values, threshold_z, work, flags):  # type: ignore[no-untyped-def]
+    """Do what robust_outliers does into flags (bool[len(values)], all False), with work (float64[len(values)]) as
+    the space its medians overwrite."""
     finite = work
     n = 0
     for value in values:
@@ -726,7 +742,7 @@ def _outlier_flags(values, threshold_z, work):  # type: ignore[no-untyped-def]
             finite[n] = value
             n += 1
     if n < 3:
-        return flags
+        return
     finite = finite[:n]
     median = _median_in_place(finite)
     for i in range(n):
@@ -735,36 +751,34 @@ def _outlier_flags(values, threshold_z, work):  # type: ignore[no-untyped-def]
     if spread == 0.0:  # more than half identical: fall back to the mean absolute deviation
         spread = finite.sum() / n * np.sqrt(np.pi / 2.0)  # their mean
     if spread == 0.0:
-        return flags
+        return
     limit = threshold_z * spread
     for i in range(values.shape[0]):
         if np.isfinite(values[i]) and abs(values[i] - median) > limit:
             flags[i] = True
-    return flags
+
+
+@njit(cache=True, parallel=True)
+def _flag_beside_rests(  # type: ignore[no-untyped-def]
+    total_bps, outlier_z, work, flags, group_acc, home_group, rest_group, order_args
+):
+    """Flag the outliers on one thread while the other adds the orders' counts and rests to their groups: both take
+    about 4 ms on 200,000 orders and neither needs the other."""
+    for task in prange(2):
+        if task == 0:
+            _outlier_flags(total_bps, outlier_z, work, flags)
+        else:
+            _add_rests(group_acc, home_group, rest_group, order_args)
 
 
 @njit(cache=True)
 def _finish(  # type: ignore[no-untyped-def]
-    group_acc, order_acc, drops, order_out, orders, order_qty, order_end, home_group, rest_group, outlier_z
+    group_acc, order_acc, drops, order_out, home_group, order_included, flags
 ):
-    """Flag each order's cost as an outlier or not, add its rest and counts to its groups; return everything."""
-    _, order_side, order_decision, order_arrival, order_included = orders
-    results, total_bps, work = order_out
-    outlier = _outlier_flags(total_bps, outlier_z, work)
-    accumulate_orders(
-        group_acc,
-        home_group,
-        rest_group,
-        order_side,
-        order_qty,
-        order_decision,
-        order_arrival,
-        order_end,
-        order_included,
-        order_acc[:, O_FILLED_QTY],
-        outlier,
-    )
-    return group_acc, order_acc, results, drops, outlier, total_bps
+    """Count the outliers in their groups; return everything."""
+    results, total_bps, _ = order_out
+    _add_outliers(group_acc, home_group, order_included, flags)
+    return group_acc, order_acc, results, drops, flags, total_bps
 
 
 @njit(cache=True)
@@ -774,17 +788,18 @@ def attribute_all(  # type: ignore[no-untyped-def]
     """Run the whole attribution in one call, the fill loop in parallel (one cached library to load).
 
     The arguments are accumulate_fills's, then each order's quantity (int64[m]) and end price (float64[m]), its home
-    and rest groups (_finish), the outlier threshold and order_buffers(m). Return (group_acc, order_acc,
+    and rest groups (accumulate_orders), the outlier threshold and order_buffers(m). Return (group_acc, order_acc,
     order_results, drop_counts, outlier flags, total bps per order).
     """
     group_acc, order_acc, drops = accumulate_fills(fills, fill_keys, grouping, orders, buffers)
     _, order_side, order_decision, order_arrival, order_included = orders
-    results, total_bps, _ = order_out
+    results, total_bps, work = order_out
     order_args = (order_side, order_qty, order_decision, order_arrival, order_end, order_included, order_acc)
     order_costs_parallel(*order_args, results, total_bps, buffers[0].shape[0])
-    return _finish(
-        group_acc, order_acc, drops, order_out, orders, order_qty, order_end, home_group, rest_group, outlier_z
-    )
+    rest_args = order_args[:-1] + (order_acc[:, O_FILLED_QTY],)
+    flags = np.zeros(order_side.shape[0], dtype=np.bool_)
+    _flag_beside_rests(total_bps, outlier_z, work, flags, group_acc, home_group, rest_group, rest_args)
+    return _finish(group_acc, order_acc, drops, order_out, home_group, order_included, flags)
 
 
 @njit(cache=True)
@@ -794,9 +809,10 @@ def attribute_all_serial(  # type: ignore[no-untyped-def]
     """Do what attribute_all does on one thread, for inputs too small to pay for the thread pool."""
     group_acc, order_acc, drops = accumulate_fills_serial(fills, fill_keys, grouping, orders, buffers)
     _, order_side, order_decision, order_arrival, order_included = orders
-    results, total_bps, _ = order_out
+    results, total_bps, work = order_out
     order_args = (order_side, order_qty, order_decision, order_arrival, order_end, order_included, order_acc)
     _order_rows(0, order_side.shape[0], results, total_bps, order_args)
-    return _finish(
-        group_acc, order_acc, drops, order_out, orders, order_qty, order_end, home_group, rest_group, outlier_z
-    )
+    flags = np.zeros(order_side.shape[0], dtype=np.bool_)
+    _outlier_flags(total_bps, outlier_z, work, flags)
+    _add_rests(group_acc, home_group, rest_group, order_args[:-1] + (order_acc[:, O_FILLED_QTY],))
+    return _finish(group_acc, order_acc, drops, order_out, home_group, order_included, flags)
