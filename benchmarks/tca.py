@@ -519,7 +519,7 @@ def main() -> int:
     # Interleaved rounds: on a shared machine, drift in the load hits every contender alike, and each round gives
     # one ratio of like-for-like runs. The numba contenders and the floors first run once untimed: after pandas,
     # polars or numpy free their hundreds of MB, the next tens of milliseconds get one core's worth of CPU (the
-    # parallel read then took 35 to 45 ms instead of 16, its CPU time equal to its wall time), and without the
+    # parallel read then took 34 to 43 ms instead of 16 to 17, its CPU time equal to its wall time), and without the
     # settling run that would land on whichever contender came next.
     vectorised = ("numpy", "polars", "pandas")
     for name in contenders:
